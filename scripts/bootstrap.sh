@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine (run as root, or with sudo available).
+# Installs only what is missing and says what it does; takes seconds when everything is present.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+# Build dependencies of the Rust crates (opencv binding generator needs clang; gstreamer-rs needs the -dev
+# packages) and the real peers that the tests talk to (mbpoll, SUMO, promtool, Mosquitto, Chromium).
+PACKAGES=(
+  pkg-config clang libclang-dev libopencv-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-rtsp libopenh264-7
+  libsqlite3-dev sqlite3
+  mbpoll sumo sumo-tools prometheus mosquitto mosquitto-clients chromium chromium-driver
+  python3-venv
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # Services must not be started by the package scripts: the tests start their own on loopback.
+  policy_created=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    policy_created=1
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ "$policy_created" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+else
+  echo "bootstrap: Debian packages present"
+fi
+
+# pymodbus stands in for a third-party signal cabinet in the Modbus tests; keep it in a project-local venv.
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pymodbus' 2>/dev/null; then
+  echo "bootstrap: creating $venv with pymodbus"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'pymodbus==3.6.9'
+else
+  echo "bootstrap: python venv with pymodbus present"
+fi
+
+# playwright-core drives the system Chromium in the dashboard test (no browser download).
+if [ -f "$here/tests/browser/package.json" ] && [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
+  echo "bootstrap: installing playwright-core for the dashboard test"
+  (cd "$here/tests/browser" && npm install --no-audit --no-fund --silent)
+fi
+
+echo "bootstrap: done"

@@ -1,0 +1,227 @@
+//! The command line, written for traffic engineers and operators.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nutgiao",
+    version,
+    about = "Traffic monitoring and signal control for a city's operations centre",
+    long_about = "nutgiao counts vehicles and detects violations from roadside cameras, computes signal \
+                  timing plans and sends them to field signal controllers over Modbus TCP, and simulates \
+                  corridors so that all of it can be tried without hardware.\n\n\
+                  Every command takes a site file (TOML) that describes the corridor: intersections, \
+                  approaches and lanes, phases with their safety limits, detectors, cameras and field \
+                  controllers. Start with `nutgiao check config/examples/arterial.toml`."
+)]
+pub struct Cli {
+    /// Log format: human-readable lines, or JSON objects for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a site file and print a one-screen summary (exit code 0 when valid, 1 when not).
+    Check(CheckArgs),
+    /// Run a corridor microsimulation (IDM or Krauss car-following) and write its measures.
+    Simulate(SimulateArgs),
+    /// Run virtual field signal controllers: one Modbus TCP server per intersection.
+    Field(FieldArgs),
+    /// Run the central controller: compute timing plans and send them to the field controllers.
+    Control(ControlArgs),
+    /// Watch the site's cameras: count vehicles and detect violations, live.
+    Watch(WatchArgs),
+    /// Count vehicles in a recorded video file.
+    Count(CountArgs),
+    /// Score what the vision pipeline reported against the simulator's ground truth.
+    Score(ScoreArgs),
+    /// Run a deployment: cameras, control, API, metrics and dashboard for a real site.
+    Run(SiteArgs),
+    /// Run the whole closed loop on the simulator: cameras, vision, control, dashboard.
+    Demo(DemoArgs),
+    /// Write a site file skeleton from a SUMO network (.net.xml).
+    ImportSumo(ImportSumoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+    /// Simulated time in seconds.
+    #[arg(long, default_value_t = 3600.0)]
+    pub duration: f64,
+    /// Random seed; a run is fully determined by the site, the seed and the options.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Time step in seconds (use 1 for comparisons with SUMO's default).
+    #[arg(long, default_value_t = 0.5)]
+    pub step: f64,
+    /// Car-following model.
+    #[arg(long, value_enum, default_value_t = Model::Idm)]
+    pub model: Model,
+    /// Signal control: fixed:PLAN, actuated, webster, scats, max-pressure, green-wave, adaptive.
+    #[arg(long, default_value = "actuated")]
+    pub controller: String,
+    /// Directory for the per-vehicle and per-interval CSVs and the time-space diagrams.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the summary JSON here (it is always printed).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+    /// Pace the simulation to the wall clock, multiplied by this factor.
+    #[arg(long)]
+    pub realtime: Option<f64>,
+    /// Film the site's cameras: `rtsp` to serve them live, or a directory for MP4 files.
+    #[arg(long)]
+    pub cameras: Option<String>,
+    /// Lighting of the synthetic cameras.
+    #[arg(long, default_value = "day")]
+    pub time_of_day: String,
+    /// Ground truth of the synthetic cameras (JSON lines).
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    Idm,
+    Krauss,
+}
+
+#[derive(Debug, Args)]
+pub struct FieldArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+    /// Also run the corridor simulation that the field controllers' signals drive.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Random seed of the simulation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+    /// Plan algorithm; defaults to the site's control.algorithm.
+    #[arg(long)]
+    pub controller: Option<String>,
+    /// Control a SUMO simulation (this .sumocfg) instead of field controllers.
+    #[arg(long)]
+    pub sumo: Option<PathBuf>,
+    /// Random seed passed to SUMO.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Extra arguments passed to SUMO unchanged (after `--`).
+    #[arg(last = true)]
+    pub sumo_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+    /// Read each camera from DIR/<camera id>.mp4 instead of its URI, to the end of the files.
+    #[arg(long)]
+    pub camera_dir: Option<PathBuf>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Also write every reported event here (JSON lines).
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CountArgs {
+    /// Video file (any format GStreamer decodes).
+    pub video: PathBuf,
+    /// Site file with the camera's lines and zones.
+    #[arg(long, requires = "camera")]
+    pub site: Option<PathBuf>,
+    /// Camera id in the site file.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Counting line X1,Y1,X2,Y2 in pixels of the source video (repeatable).
+    #[arg(long = "line", value_name = "X1,Y1,X2,Y2")]
+    pub lines: Vec<String>,
+    /// Counts CSV (1-minute and 15-minute bins).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Summary JSON: frames, fps and per-line totals.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+    /// Annotated video (boxes, ids, lines, running counts).
+    #[arg(long)]
+    pub annotated: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Ground truth written by `nutgiao simulate --truth`.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Events written by `nutgiao watch --events`.
+    #[arg(long)]
+    pub events: PathBuf,
+    /// Write the scores as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Site file (TOML).
+    pub site: PathBuf,
+    /// Address of the API, dashboard and /metrics.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Run headless for this many simulated seconds, then print a summary.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Write the demo summary JSON here.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportSumoArgs {
+    /// SUMO network file.
+    pub net: PathBuf,
+    /// Where to write the site TOML (standard output when absent).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
