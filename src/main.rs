@@ -15,15 +15,15 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match &cli.command {
         Command::Check(a) => commands::check::run(a),
-        Command::Simulate(_) => commands::not_built("simulate", "issue 3"),
-        Command::Field(_) => commands::not_built("field", "issue 4"),
-        Command::Control(_) => commands::not_built("control", "issue 4"),
-        Command::Watch(_) => commands::not_built("watch", "issue 5"),
-        Command::Count(_) => commands::not_built("count", "issue 5"),
-        Command::Score(_) => commands::not_built("score", "issue 6"),
-        Command::Run(_) => commands::not_built("run", "issue 7"),
-        Command::Demo(_) => commands::not_built("demo", "issue 7"),
-        Command::ImportSumo(_) => commands::not_built("import-sumo", "issue 8"),
+        Command::Simulate(a) => commands::simulate::run(a),
+        Command::Field(a) => commands::field::run(a),
+        Command::Control(a) => commands::control::run(a),
+        Command::Watch(a) => commands::watch::run(a),
+        Command::Count(a) => commands::count::run(a),
+        Command::Score(a) => commands::score::run(a),
+        Command::Run(a) => commands::run::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+        Command::ImportSumo(a) => commands::import_sumo::run(a),
     };
     match result {
         Ok(code) => code,

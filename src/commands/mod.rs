@@ -1,6 +1,15 @@
 //! One module per command; each only wires the library crates together.
 
 pub mod check;
+pub mod simulate;
+pub mod field;
+pub mod control;
+pub mod watch;
+pub mod count;
+pub mod score;
+pub mod run;
+pub mod demo;
+pub mod import_sumo;
 
 use anyhow::bail;
 
