@@ -7,4 +7,4 @@ pub mod plan;
 pub mod signal;
 
 pub use plan::{CorridorPlan, IntersectionPlan};
-pub use signal::{DetectorReading, Indication, PhaseId, PhaseState};
+pub use signal::{DetectorReading, DetectorSnapshot, Indication, PhaseId, PhaseState, SignalControl, SiteSignals};

@@ -63,3 +63,30 @@ pub struct DetectorReading {
     /// Time since the last vehicle left the loop (the gap), seconds.
     pub gap_s: f64,
 }
+
+/// Everything measured at one instant that a controller may use.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectorSnapshot {
+    /// Simulation or wall time (s) of the measurement.
+    pub now_s: f64,
+    /// Keyed by detector id from the site file.
+    pub detectors: std::collections::BTreeMap<String, DetectorReading>,
+    /// Queue length (m) per approach lane: key `(approach id, lane index)`.
+    pub queues_m: std::collections::BTreeMap<(String, u8), f64>,
+}
+
+/// Phase states of every intersection, keyed by intersection id.
+pub type SiteSignals = std::collections::BTreeMap<String, Vec<PhaseState>>;
+
+/// Anything that decides the signals of a site: the built-in fixed-time and actuated
+/// runners, the plan algorithms run in-process, the Modbus-driven virtual field
+/// controllers, or SUMO's programs. The simulator only ever talks to this.
+pub trait SignalControl: Send {
+    /// A short name for logs and summaries (`fixed:fixed90`, `actuated`, `adaptive`, ...).
+    fn name(&self) -> &str;
+
+    /// Advance to `snapshot.now_s` (never earlier than the previous call) and return every
+    /// intersection's phase states. Implementations must never show conflicting greens, a
+    /// green shorter than its minimum, a short yellow or a skipped red clearance.
+    fn update(&mut self, snapshot: &DetectorSnapshot) -> &SiteSignals;
+}

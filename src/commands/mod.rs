@@ -1,15 +1,15 @@
 //! One module per command; each only wires the library crates together.
 
 pub mod check;
-pub mod simulate;
-pub mod field;
 pub mod control;
-pub mod watch;
 pub mod count;
-pub mod score;
-pub mod run;
 pub mod demo;
+pub mod field;
 pub mod import_sumo;
+pub mod run;
+pub mod score;
+pub mod simulate;
+pub mod watch;
 
 use anyhow::bail;
 
