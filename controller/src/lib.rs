@@ -8,3 +8,4 @@ pub mod signal;
 
 pub use plan::{CorridorPlan, IntersectionPlan};
 pub use signal::{DetectorReading, DetectorSnapshot, Indication, PhaseId, PhaseState, SignalControl, SiteSignals};
+pub mod sumo;

@@ -1,1 +1,11 @@
+//! The one integration-test binary: end-to-end behaviour through the `nutgiao` command and
+//! real peers (SUMO, mbpoll, pymodbus, Prometheus, Mosquitto, Chromium). Each area has a
+//! module of its own.
 
+mod check;
+mod control;
+mod simulate;
+mod sumo;
+mod vision;
+
+mod support;

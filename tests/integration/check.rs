@@ -1,0 +1,1 @@
+//! `nutgiao check` on the example and on broken site files.

@@ -1,0 +1,1 @@
+//! End-to-end tests of `nutgiao` for this area.
