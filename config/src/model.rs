@@ -633,7 +633,7 @@ pub struct Flow {
 }
 
 /// Shares of deliberately misbehaving drivers, recorded as ground truth.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Misbehaviour {
     #[serde(default)]
@@ -647,6 +647,18 @@ pub struct Misbehaviour {
     /// How far above the limit a speeder drives.
     #[serde(default = "default_speeding_factor")]
     pub speeding_factor: f64,
+}
+
+impl Default for Misbehaviour {
+    fn default() -> Self {
+        Self {
+            red_light_runner: 0.0,
+            wrong_way: 0.0,
+            illegal_stop: 0.0,
+            speeder: 0.0,
+            speeding_factor: default_speeding_factor(),
+        }
+    }
 }
 
 fn default_speeding_factor() -> f64 {

@@ -126,37 +126,43 @@ impl<'a> SourceMap<'a> {
         Some(best)
     }
 
-    /// The innermost key path whose value contains `offset`.
+    /// The innermost key path at `offset`. Containers are searched whatever their own span
+    /// says, because an array of tables is written in pieces all over the file.
     pub fn path_at(&self, offset: usize) -> KeyPath {
         let mut path = KeyPath::root();
-        let Some(root) = self.root.as_ref() else { return path };
-        let mut table: Option<&DeTable<'a>> = Some(root.get_ref());
-        let mut array: Option<&[Spanned<DeValue<'a>>]> = None;
-        loop {
-            if let Some(t) = table.take() {
-                let hit = t.iter().find(|(k, v)| contains(&k.span(), offset) || contains(&v.span(), offset));
-                let Some((k, v)) = hit else { break };
-                path.0.push(PathSeg::Key(k.get_ref().to_string()));
-                match v.get_ref() {
-                    DeValue::Table(inner) => table = Some(inner),
-                    DeValue::Array(items) => array = Some(items),
-                    _ => break,
-                }
-            } else if let Some(items) = array.take() {
-                let Some((i, v)) = items.iter().enumerate().find(|(_, v)| contains(&v.span(), offset)) else {
-                    break;
-                };
-                path.0.push(PathSeg::Index(i));
-                match v.get_ref() {
-                    DeValue::Table(inner) => table = Some(inner),
-                    DeValue::Array(inner) => array = Some(inner),
-                    _ => break,
-                }
-            } else {
-                break;
-            }
+        if let Some(root) = self.root.as_ref() {
+            find_in_table(root.get_ref(), offset, &mut path);
         }
         path
+    }
+}
+
+fn find_in_table(t: &DeTable<'_>, offset: usize, path: &mut KeyPath) -> bool {
+    for (k, v) in t.iter() {
+        path.0.push(PathSeg::Key(k.get_ref().to_string()));
+        if contains(&k.span(), offset) || find_in_value(v, offset, path) {
+            return true;
+        }
+        path.0.pop();
+    }
+    false
+}
+
+fn find_in_value(v: &Spanned<DeValue<'_>>, offset: usize, path: &mut KeyPath) -> bool {
+    match v.get_ref() {
+        DeValue::Table(t) => find_in_table(t, offset, path),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.0.push(PathSeg::Index(i));
+                if find_in_value(item, offset, path) {
+                    return true;
+                }
+                path.0.pop();
+            }
+            // Inside the array but on no element (a bracket or a comma): the array itself.
+            contains(&v.span(), offset)
+        }
+        _ => contains(&v.span(), offset),
     }
 }
 

@@ -446,7 +446,7 @@ fn check_crossing_movements(site: &Site, inter: &Intersection, p: &KeyPath, f: &
             if conflicting(inter, a.id, b.id) {
                 continue;
             }
-            for ma in &a.movements {
+            'pair: for ma in &a.movements {
                 for mb in &b.movements {
                     let (Some(ha), Some(hb)) = (heading(&ma.approach), heading(&mb.approach)) else { continue };
                     let diff = (ha - hb).rem_euclid(360.0);
@@ -459,6 +459,7 @@ fn check_crossing_movements(site: &Site, inter: &Intersection, p: &KeyPath, f: &
                                 a.id, b.id
                             ),
                         );
+                        break 'pair;
                     }
                 }
             }

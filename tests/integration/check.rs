@@ -1,1 +1,36 @@
 //! `nutgiao check` on the example and on broken site files.
+
+use crate::support::{arterial, nutgiao, root};
+
+#[test]
+fn check_accepts_the_arterial_and_prints_a_summary() {
+    let out = nutgiao().arg("check").arg(arterial()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("3 intersections, 20 links (28 lanes)"), "{stdout}");
+    assert!(stdout.contains("demand: 20 flows, 3100 veh/h"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("arterial.toml: OK"), "{stdout}");
+}
+
+#[test]
+fn check_rejects_a_broken_site_with_exit_code_1_and_a_located_message() {
+    let site = root().join("config/tests/fixtures/broken/min_green_below_floor.toml");
+    let out = nutgiao().arg("check").arg(&site).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("min_green_below_floor.toml:134:1: intersection[0].phase[2].min_green_s: phase 4 min_green 2 s is below the 4 s floor"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 problem found; nothing was applied"), "{stderr}");
+}
+
+#[test]
+fn json_logs_are_json() {
+    let out = nutgiao().args(["--log-format", "json", "demo-does-not-exist"]).output().unwrap();
+    // clap rejects the unknown command before logging starts: usage error code 2.
+    assert_eq!(out.status.code(), Some(2));
+    let missing = nutgiao().args(["--log-format", "json", "check", "/nonexistent.toml"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.toml: cannot read the site file"));
+}
