@@ -3,9 +3,18 @@
 //!
 //! Invariant: nothing in this crate links OpenCV or GStreamer.
 
+pub mod actuation;
+pub mod control;
 pub mod plan;
+pub mod safety;
+pub mod sequencer;
 pub mod signal;
+#[cfg(test)]
+mod testing;
 
+pub use control::{ControlError, SequencedControl, by_name};
 pub use plan::{CorridorPlan, IntersectionPlan};
+pub use safety::{PlanError, validate_plan};
+pub use sequencer::{Mode, Sequencer, SequencerStatus};
 pub use signal::{DetectorReading, DetectorSnapshot, Indication, PhaseId, PhaseState, SignalControl, SiteSignals};
 pub mod sumo;

@@ -1,0 +1,398 @@
+//! The safe phase sequencer of one intersection: the only code that turns plans and
+//! detector calls into indications. Whatever drives it (a fixed plan, actuation, an
+//! algorithm's stage requests, a Modbus-committed plan), it guarantees:
+//! - only the phases of one stage are green, so conflicting phases are never green together;
+//! - a green lasts at least its stage's minimum (and pedestrian clearance);
+//! - a green ends in yellow for at least the phase's yellow time, then red for at least its
+//!   red clearance, before any next stage's green starts;
+//! - plans change only at the end of a stage, and a new offset is reached gradually.
+//!
+//! Time is whatever `now_s` the caller gives; indications change only on calls, so with a
+//! coarse step an interval lasts until the first call at or after its end (never shorter).
+
+use nutgiao_config::Intersection;
+
+use crate::actuation::Actuation;
+use crate::plan::{IntersectionPlan, stage_change_interval_s};
+use crate::safety::{PlanError, stage_max_green_s, stage_min_green_s, validate_plan};
+use crate::signal::{DetectorSnapshot, Indication, PhaseId, PhaseState};
+
+const EPS: f64 = 1e-6;
+/// Most a fixed-time green is shortened or lengthened per stage while walking to a new
+/// offset, as a share of the stage's split: drivers on a coordinated route barely notice.
+pub const MAX_CORRECTION_SHARE: f64 = 0.2;
+
+/// How the sequencer decides when a stage ends and which comes next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Run a validated timing plan: every stage in order, greens from the splits.
+    Fixed(IntersectionPlan),
+    /// Fully actuated: min green, extension by passage time (gap-out), max-out; stages
+    /// without a call are skipped, and the next called stage in order is served.
+    Actuated,
+    /// An algorithm requests the stage (see `request_stage`); min green still holds and a
+    /// requested change always runs the full yellow and red clearance.
+    Directed,
+}
+
+impl Mode {
+    pub fn plan(&self) -> Option<&IntersectionPlan> {
+        match self {
+            Mode::Fixed(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Interval {
+    Green { stage: usize, start_s: f64, end_s: f64 },
+    Change { from: usize, to: usize, start_s: f64 },
+}
+
+#[derive(Debug, Clone)]
+struct PhaseTiming {
+    id: PhaseId,
+    yellow_s: f64,
+    red_clearance_s: f64,
+}
+
+#[derive(Debug, Clone)]
+struct StageTiming {
+    /// Indices into `Sequencer::phases`.
+    phases: Vec<usize>,
+    min_green_s: f64,
+    max_green_s: f64,
+    change_s: f64,
+}
+
+/// What an observer (status registers, logs, algorithms) may want to know.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SequencerStatus {
+    /// Stage being served, or the one being changed to.
+    pub stage: usize,
+    pub in_green: bool,
+    /// Seconds since the current interval began.
+    pub interval_elapsed_s: f64,
+    /// Position in the running plan's cycle (s), or since the first stage last started.
+    pub cycle_timer_s: f64,
+    /// The plan id in effect (0 for actuated or directed).
+    pub plan_id: u16,
+    pub transition_pending: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sequencer {
+    intersection: Intersection,
+    phases: Vec<PhaseTiming>,
+    stages: Vec<StageTiming>,
+    mode: Mode,
+    pending: Option<Mode>,
+    requested: Option<usize>,
+    interval: Option<Interval>,
+    states: Vec<PhaseState>,
+    /// When each ending phase of the current change turned red.
+    red_at: Vec<Option<f64>>,
+    actuation: Actuation,
+    cycle_start_s: f64,
+    now_s: f64,
+}
+
+impl Sequencer {
+    /// A sequencer in `mode`; a fixed plan is validated first.
+    pub fn new(inter: &Intersection, mode: Mode) -> Result<Sequencer, PlanError> {
+        if let Mode::Fixed(plan) = &mode {
+            validate_plan(inter, plan)?;
+        }
+        let phases: Vec<PhaseTiming> = inter
+            .phases
+            .iter()
+            .map(|p| PhaseTiming { id: p.id, yellow_s: p.yellow_s, red_clearance_s: p.red_clearance_s })
+            .collect();
+        let stages = inter
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(s, ids)| StageTiming {
+                phases: ids.iter().filter_map(|id| phases.iter().position(|p| p.id == *id)).collect(),
+                min_green_s: stage_min_green_s(inter, s),
+                max_green_s: stage_max_green_s(inter, s),
+                change_s: stage_change_interval_s(inter, s),
+            })
+            .collect();
+        let states =
+            phases.iter().map(|p| PhaseState { phase: p.id, indication: Indication::Red, since_s: 0.0 }).collect();
+        Ok(Sequencer {
+            intersection: inter.clone(),
+            red_at: vec![None; phases.len()],
+            phases,
+            stages,
+            mode,
+            pending: None,
+            requested: None,
+            interval: None,
+            states,
+            actuation: Actuation::new(inter),
+            cycle_start_s: 0.0,
+            now_s: 0.0,
+        })
+    }
+
+    pub fn intersection(&self) -> &Intersection {
+        &self.intersection
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// The mode that takes over at the next stage end, if any.
+    pub fn pending(&self) -> Option<&Mode> {
+        self.pending.as_ref()
+    }
+
+    pub fn stage_count(&self) -> usize {
+        self.stages.len()
+    }
+
+    /// Runs `mode` from the next stage end on. A fixed plan is validated first and a refused
+    /// one changes nothing. Before the first update it applies at once.
+    pub fn set_mode(&mut self, mode: Mode) -> Result<(), PlanError> {
+        if let Mode::Fixed(plan) = &mode {
+            validate_plan(&self.intersection, plan)?;
+        }
+        if self.interval.is_none() {
+            self.mode = mode;
+            self.pending = None;
+        } else if mode == self.mode {
+            self.pending = None;
+        } else {
+            self.pending = Some(mode);
+        }
+        Ok(())
+    }
+
+    /// For `Mode::Directed`: the stage an algorithm wants now. The change happens once the
+    /// current green has run its minimum.
+    pub fn request_stage(&mut self, stage: usize) {
+        if stage < self.stages.len() {
+            self.requested = Some(stage);
+        }
+    }
+
+    pub fn states(&self) -> &[PhaseState] {
+        &self.states
+    }
+
+    pub fn status(&self) -> SequencerStatus {
+        let (stage, in_green, start) = match self.interval {
+            Some(Interval::Green { stage, start_s, .. }) => (stage, true, start_s),
+            Some(Interval::Change { to, start_s, .. }) => (to, false, start_s),
+            None => (0, false, self.now_s),
+        };
+        let cycle_timer_s = match &self.mode {
+            Mode::Fixed(p) => (self.now_s - p.offset_s).rem_euclid(p.cycle_s),
+            _ => self.now_s - self.cycle_start_s,
+        };
+        SequencerStatus {
+            stage,
+            in_green,
+            interval_elapsed_s: self.now_s - start,
+            cycle_timer_s,
+            plan_id: self.mode.plan().map_or(0, |p| p.plan_id),
+            transition_pending: self.pending.is_some(),
+        }
+    }
+
+    /// Advances to `snap.now_s` and returns the phase states (in the site's phase order).
+    pub fn update(&mut self, snap: &DetectorSnapshot) -> &[PhaseState] {
+        let now = snap.now_s.max(self.now_s);
+        self.now_s = now;
+        if self.interval.is_none() {
+            self.start(now);
+        }
+        // Each pass either ends a green or ends a change, and a new interval always lasts a
+        // positive time, so two passes are enough; the bound just makes it obvious.
+        for _ in 0..4 {
+            match self.interval {
+                Some(Interval::Green { stage, start_s, end_s }) => match self.green_end(stage, start_s, end_s, snap) {
+                    Some(next) => self.begin_change(stage, next, snap),
+                    None => break,
+                },
+                Some(Interval::Change { from, to, start_s }) => {
+                    if !self.advance_change(from, start_s, now) {
+                        break;
+                    }
+                    self.begin_green(to, now, false);
+                }
+                None => break,
+            }
+        }
+        &self.states
+    }
+
+    fn set(&mut self, phase: usize, indication: Indication, now: f64) {
+        let st = &mut self.states[phase];
+        if st.indication != indication {
+            st.indication = indication;
+            st.since_s = now;
+        }
+    }
+
+    fn start(&mut self, now: f64) {
+        for i in 0..self.states.len() {
+            self.states[i] = PhaseState { phase: self.phases[i].id, indication: Indication::Red, since_s: now };
+        }
+        let stage = match &self.mode {
+            Mode::Fixed(p) => {
+                // Join the plan where it stands, as SUMO does with a program's offset.
+                let pos = (now - p.offset_s).rem_euclid(p.cycle_s);
+                let mut acc = 0.0;
+                let mut stage = 0;
+                let mut green_left = 0.0;
+                for (s, split) in p.splits_s.iter().enumerate() {
+                    if pos < acc + split {
+                        stage = s;
+                        green_left = acc + split - self.stages[s].change_s - pos;
+                        break;
+                    }
+                    acc += split;
+                }
+                if green_left <= EPS {
+                    // In a change interval: nothing was green before, so the next stage may
+                    // start now; its green is lengthened to the plan by the offset logic.
+                    let next = (stage + 1) % self.stages.len();
+                    self.begin_green(next, now, false);
+                } else {
+                    let end = now + green_left.max(self.stages[stage].min_green_s);
+                    self.green_on(stage, now, end);
+                }
+                return;
+            }
+            Mode::Actuated | Mode::Directed => 0,
+        };
+        self.begin_green(stage, now, true);
+    }
+
+    fn green_on(&mut self, stage: usize, now: f64, end_s: f64) {
+        if stage == 0 {
+            self.cycle_start_s = now;
+        }
+        for i in self.stages[stage].phases.clone() {
+            self.set(i, Indication::Green, now);
+        }
+        self.interval = Some(Interval::Green { stage, start_s: now, end_s });
+    }
+
+    fn begin_green(&mut self, stage: usize, now: f64, _startup: bool) {
+        let st = &self.stages[stage];
+        let end = match &self.mode {
+            Mode::Fixed(p) => now + fixed_green_s(p, stage, st, now),
+            Mode::Actuated | Mode::Directed => now + st.min_green_s,
+        };
+        self.green_on(stage, now, end);
+    }
+
+    /// `Some(next stage)` when the green of `stage` should end now.
+    fn green_end(&mut self, stage: usize, start_s: f64, end_s: f64, snap: &DetectorSnapshot) -> Option<usize> {
+        let now = self.now_s;
+        let st = &self.stages[stage];
+        let elapsed = now - start_s;
+        if elapsed + EPS < st.min_green_s {
+            return None;
+        }
+        let n = self.stages.len();
+        match &self.mode {
+            Mode::Fixed(_) => (now + EPS >= end_s).then_some((stage + 1) % n),
+            Mode::Actuated => {
+                let called = (1..n).map(|k| (stage + k) % n).find(|&s| self.stage_has_call(s, snap));
+                let next = match (called, self.pending.is_some()) {
+                    (Some(s), _) => s,
+                    // A new plan is waiting: a resting green is a safe point to hand over.
+                    (None, true) => (stage + 1) % n,
+                    (None, false) => return None,
+                };
+                let maxed_out = elapsed + EPS >= st.max_green_s;
+                let extended = st.phases.iter().any(|&p| self.actuation.extends(p, snap));
+                (maxed_out || !extended || self.pending.is_some()).then_some(next)
+            }
+            Mode::Directed => match self.requested {
+                Some(r) if r != stage => Some(r),
+                _ if self.pending.is_some() => Some((stage + 1) % n),
+                _ => None,
+            },
+        }
+    }
+
+    fn stage_has_call(&self, stage: usize, snap: &DetectorSnapshot) -> bool {
+        self.stages[stage].phases.iter().any(|&p| self.actuation.has_call(p, snap))
+    }
+
+    fn begin_change(&mut self, from: usize, to: usize, snap: &DetectorSnapshot) {
+        let now = self.now_s;
+        if let Some(mode) = self.pending.take() {
+            tracing::info!(intersection = %self.intersection.id, from = ?self.mode.plan().map(|p| p.plan_id),
+                to = ?mode.plan().map(|p| p.plan_id), "plan transition at the end of stage {}", from + 1);
+            self.mode = mode;
+        }
+        let to = match &self.mode {
+            Mode::Fixed(_) => (from + 1) % self.stages.len(),
+            _ => to,
+        };
+        if self.requested == Some(to) {
+            self.requested = None;
+        }
+        self.red_at.iter_mut().for_each(|r| *r = None);
+        for p in self.stages[from].phases.clone() {
+            if !self.stages[to].phases.contains(&p) {
+                self.set(p, Indication::Yellow, now);
+                self.actuation.green_ended(p, snap);
+            }
+        }
+        self.interval = Some(Interval::Change { from, to, start_s: now });
+    }
+
+    /// Moves ending phases from yellow to red; `true` once every one has had its full red
+    /// clearance (measured from when its red actually began) and the stage's change interval
+    /// has run.
+    fn advance_change(&mut self, from: usize, start_s: f64, now: f64) -> bool {
+        let mut done = now + EPS >= start_s + self.stages[from].change_s;
+        for p in self.stages[from].phases.clone() {
+            if self.states[p].indication == Indication::Green {
+                continue; // continues into the next stage
+            }
+            if self.states[p].indication == Indication::Yellow && now + EPS >= start_s + self.phases[p].yellow_s {
+                self.set(p, Indication::Red, now);
+                self.red_at[p] = Some(now);
+            }
+            match self.red_at[p] {
+                Some(t) if now + EPS >= t + self.phases[p].red_clearance_s => {}
+                _ => done = false,
+            }
+        }
+        done
+    }
+}
+
+/// Green of a fixed-time stage that starts at `now`: the split's green, shortened (short
+/// way) or lengthened (long way) towards the plan's offset, never below the minimum green and
+/// never by more than `MAX_CORRECTION_SHARE` of the split.
+fn fixed_green_s(plan: &IntersectionPlan, stage: usize, st: &StageTiming, now: f64) -> f64 {
+    let split = plan.splits_s[stage];
+    let nominal = split - st.change_s;
+    let planned_start = plan.offset_s + plan.splits_s[..stage].iter().sum::<f64>();
+    let late = (now - planned_start).rem_euclid(plan.cycle_s);
+    let limit = MAX_CORRECTION_SHARE * split;
+    let green = if late < 0.01 || plan.cycle_s - late < 0.01 {
+        nominal
+    } else if late <= plan.cycle_s / 2.0 {
+        nominal - late.min(limit).min((nominal - st.min_green_s).max(0.0))
+    } else {
+        let room = (st.max_green_s.max(nominal) - nominal).max(0.0);
+        nominal + (plan.cycle_s - late).min(limit).min(room)
+    };
+    green.max(st.min_green_s)
+}
+
+#[cfg(test)]
+mod tests;
