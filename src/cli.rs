@@ -106,6 +106,9 @@ pub struct SimulateArgs {
     /// Do not draw a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Arrivals of each flow: `poisson` (random), or `uniform` (evenly spaced, as SUMO's vehsPerHour flows).
+    #[arg(long, default_value = "poisson")]
+    pub arrivals: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +166,15 @@ pub struct WatchArgs {
     /// Also write every reported event here (JSON lines).
     #[arg(long)]
     pub events: Option<PathBuf>,
+    /// Event store (SQLite); events are on disk here before they are reported anywhere.
+    #[arg(long, default_value = "nutgiao-events.sqlite")]
+    pub store: PathBuf,
+    /// Directory for violation evidence (JPEG and clip per violation).
+    #[arg(long, default_value = "evidence")]
+    pub evidence: PathBuf,
+    /// Delete stored events and evidence older than this many days at start-up.
+    #[arg(long, default_value_t = 90.0)]
+    pub retention_days: f64,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +199,9 @@ pub struct CountArgs {
     /// Annotated video (boxes, ids, lines, running counts).
     #[arg(long)]
     pub annotated: Option<PathBuf>,
+    /// Every count event (JSON lines, the same schema as `watch --events`).
+    #[arg(long)]
+    pub events: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -224,4 +239,7 @@ pub struct ImportSumoArgs {
     /// Where to write the site TOML (standard output when absent).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Site name; defaults to the network file's name.
+    #[arg(long)]
+    pub name: Option<String>,
 }

@@ -1,0 +1,200 @@
+//! Background subtraction (MOG2 or KNN) with shadow suppression, morphology and the ROI.
+//!
+//! Shadows are labelled 127 by OpenCV's subtractors and are thresholded away; moving tree
+//! shadows that survive are mostly thin and low-contrast, so an opening removes them and
+//! the real-size filter (classify) rejects what remains.
+
+use opencv::core::{self, CV_8UC1, Mat, Point, Scalar, Size, Vector};
+use opencv::imgproc;
+use opencv::prelude::*;
+use opencv::video;
+
+use super::{BoxPx, Detection, VehicleKind};
+use crate::error::{Result, VisionError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subtractor {
+    Mog2,
+    Knn,
+}
+
+/// Tuning of the background detector; defaults are those measured on cdnet-highway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackgroundParams {
+    pub subtractor: Subtractor,
+    pub history: i32,
+    pub var_threshold: f64,
+    /// Opening kernel (pixels) at 320 px width; scaled with the image width.
+    pub open_px: i32,
+    pub close_px: i32,
+    /// Fill holes inside each blob (windscreens, roofs that match the road's colour).
+    pub fill_holes: bool,
+    /// Blobs smaller than this share of the image are noise.
+    pub min_area_fraction: f64,
+}
+
+impl Default for BackgroundParams {
+    fn default() -> Self {
+        Self {
+            subtractor: Subtractor::Mog2,
+            history: 500,
+            var_threshold: 16.0,
+            open_px: 3,
+            close_px: 9,
+            fill_holes: true,
+            min_area_fraction: 0.0008,
+        }
+    }
+}
+
+pub struct BackgroundDetector {
+    camera: String,
+    params: BackgroundParams,
+    subtractor: core::Ptr<video::BackgroundSubtractor>,
+    roi: Option<Mat>,
+    raw: Mat,
+    mask: Mat,
+}
+
+impl BackgroundDetector {
+    /// `roi` is a polygon in processing pixels; empty means the whole image.
+    pub fn new(camera: &str, params: BackgroundParams, size: [i32; 2], roi: &[[f64; 2]]) -> Result<Self> {
+        let cv = VisionError::opencv;
+        let subtractor: core::Ptr<video::BackgroundSubtractor> = match params.subtractor {
+            Subtractor::Mog2 => video::create_background_subtractor_mog2(params.history, params.var_threshold, true)
+                .map_err(cv(camera))?
+                .into(),
+            Subtractor::Knn => {
+                video::create_background_subtractor_knn(params.history, 400.0, true).map_err(cv(camera))?.into()
+            }
+        };
+        let roi = if roi.len() >= 3 {
+            let mut m =
+                Mat::new_rows_cols_with_default(size[1], size[0], CV_8UC1, Scalar::all(0.0)).map_err(cv(camera))?;
+            let pts: Vector<Point> = roi.iter().map(|p| Point::new(p[0].round() as i32, p[1].round() as i32)).collect();
+            let polys: Vector<Vector<Point>> = std::iter::once(pts).collect();
+            imgproc::fill_poly(&mut m, &polys, Scalar::all(255.0), imgproc::LINE_8, 0, Point::new(0, 0))
+                .map_err(cv(camera))?;
+            Some(m)
+        } else {
+            None
+        };
+        Ok(Self { camera: camera.to_owned(), params, subtractor, roi, raw: Mat::default(), mask: Mat::default() })
+    }
+
+    /// Loads the ROI from a mask image (non-zero = inside), as CDnet ships it.
+    pub fn set_roi_mask(&mut self, mask: Mat) {
+        self.roi = Some(mask);
+    }
+
+    /// Updates the background model and returns the cleaned foreground mask (0 or 255).
+    pub fn foreground(&mut self, image: &Mat) -> Result<&Mat> {
+        if let Err(source) = self.foreground_inner(image) {
+            return Err(VisionError::OpenCv { camera: self.camera.clone(), source });
+        }
+        Ok(&self.mask)
+    }
+
+    fn foreground_inner(&mut self, image: &Mat) -> opencv::Result<()> {
+        self.subtractor.apply(image, &mut self.raw, -1.0)?;
+        let mut fg = Mat::default();
+        // 127 = shadow, 255 = object.
+        imgproc::threshold(&self.raw, &mut fg, 200.0, 255.0, imgproc::THRESH_BINARY)?;
+        if let Some(roi) = &self.roi {
+            let mut masked = Mat::default();
+            core::bitwise_and(&fg, roi, &mut masked, &core::no_array())?;
+            fg = masked;
+        }
+        let scale = (image.cols() as f64 / 320.0).max(1.0);
+        let k = |px: i32| -> opencv::Result<Mat> {
+            let n = ((px as f64 * scale).round() as i32).max(1) | 1;
+            imgproc::get_structuring_element(imgproc::MORPH_ELLIPSE, Size::new(n, n), Point::new(-1, -1))
+        };
+        let mut opened = Mat::default();
+        let border = imgproc::morphology_default_border_value()?;
+        imgproc::morphology_ex(
+            &fg,
+            &mut opened,
+            imgproc::MORPH_OPEN,
+            &k(self.params.open_px)?,
+            Point::new(-1, -1),
+            1,
+            core::BORDER_CONSTANT,
+            border,
+        )?;
+        let mut closed = Mat::default();
+        imgproc::morphology_ex(
+            &opened,
+            &mut closed,
+            imgproc::MORPH_CLOSE,
+            &k(self.params.close_px)?,
+            Point::new(-1, -1),
+            1,
+            core::BORDER_CONSTANT,
+            border,
+        )?;
+        if self.params.fill_holes {
+            let mut contours: Vector<Vector<Point>> = Vector::new();
+            imgproc::find_contours(
+                &closed,
+                &mut contours,
+                imgproc::RETR_EXTERNAL,
+                imgproc::CHAIN_APPROX_SIMPLE,
+                Point::new(0, 0),
+            )?;
+            imgproc::draw_contours(
+                &mut closed,
+                &contours,
+                -1,
+                Scalar::all(255.0),
+                imgproc::FILLED,
+                imgproc::LINE_8,
+                &core::no_array(),
+                i32::MAX,
+                Point::new(0, 0),
+            )?;
+        }
+        if let Some(roi) = &self.roi {
+            let mut masked = Mat::default();
+            core::bitwise_and(&closed, roi, &mut masked, &core::no_array())?;
+            closed = masked;
+        }
+        self.mask = closed;
+        Ok(())
+    }
+
+    /// Foreground blobs of the last mask as unclassified detections.
+    pub fn blobs(&self) -> Result<Vec<Detection>> {
+        let cv = VisionError::opencv(&self.camera);
+        let mut labels = Mat::default();
+        let mut stats = Mat::default();
+        let mut centroids = Mat::default();
+        let n = imgproc::connected_components_with_stats(
+            &self.mask,
+            &mut labels,
+            &mut stats,
+            &mut centroids,
+            8,
+            core::CV_32S,
+        )
+        .map_err(&cv)?;
+        let min_area = self.params.min_area_fraction * (self.mask.rows() * self.mask.cols()) as f64;
+        let mut out = Vec::new();
+        for i in 1..n {
+            let at = |c: i32| stats.at_2d::<i32>(i, c).copied();
+            let area = at(imgproc::CC_STAT_AREA).map_err(VisionError::opencv(&self.camera))? as f64;
+            if area < min_area {
+                continue;
+            }
+            let get = |c| at(c).map_err(VisionError::opencv(&self.camera));
+            let bbox = BoxPx {
+                x: get(imgproc::CC_STAT_LEFT)? as f64,
+                y: get(imgproc::CC_STAT_TOP)? as f64,
+                w: get(imgproc::CC_STAT_WIDTH)? as f64,
+                h: get(imgproc::CC_STAT_HEIGHT)? as f64,
+            };
+            out.push(Detection { bbox, kind: VehicleKind::Vehicle, confidence: 1.0 });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,222 @@
+//! Frames from any URI GStreamer can open: uridecodebin -> videoscale -> videoconvert -> appsink.
+//!
+//! Scaling happens before colour conversion so that a 1080p camera is converted at the
+//! processing resolution, not at full size. Live sources get a leaky two-buffer appsink so
+//! a slow detector drops stale frames instead of drifting behind the street.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use opencv::core::{CV_8UC3, Mat, Scalar};
+use opencv::prelude::*;
+
+use crate::error::{Result, VisionError};
+
+/// One decoded frame in packed BGR at the processing resolution.
+pub struct Frame {
+    pub image: Mat,
+    /// Presentation time stamp of the stream, seconds.
+    pub pts_s: f64,
+    /// 0-based index of the frame among the frames delivered.
+    pub index: u64,
+}
+
+/// How a source should be paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// Recorded file: every frame, as fast as the pipeline goes.
+    EveryFrame,
+    /// Camera: keep only the newest frames; late ones are dropped.
+    Live,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub camera: String,
+    pub uri: String,
+    /// Processing resolution; `None` keeps the source's own.
+    pub resolution: Option<[u32; 2]>,
+    pub pacing: Pacing,
+}
+
+pub fn init_gstreamer() -> Result<()> {
+    static INIT: Once = Once::new();
+    let mut failure = None;
+    INIT.call_once(|| {
+        if let Err(e) = gst::init() {
+            failure = Some(e.to_string());
+        }
+    });
+    match failure {
+        Some(cause) => Err(VisionError::Source { camera: "-".into(), cause: format!("GStreamer init: {cause}") }),
+        None => Ok(()),
+    }
+}
+
+/// Turns a path or URI into a URI: engineers type paths, cameras are configured with URIs.
+pub fn to_uri(camera: &str, location: &str) -> Result<String> {
+    if location.contains("://") {
+        return Ok(location.to_owned());
+    }
+    let path = std::path::Path::new(location);
+    if !path.exists() {
+        return Err(VisionError::Source { camera: camera.into(), cause: format!("file {location} does not exist") });
+    }
+    let abs = std::fs::canonicalize(path).map_err(VisionError::io(path))?;
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .map_err(|e| VisionError::Source { camera: camera.into(), cause: format!("{location}: {e}") })
+}
+
+pub struct FrameSource {
+    camera: String,
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    next_index: u64,
+    finished: bool,
+}
+
+impl FrameSource {
+    pub fn open(spec: &SourceSpec) -> Result<FrameSource> {
+        init_gstreamer()?;
+        let camera = spec.camera.clone();
+        let fail = |cause: String| VisionError::Source { camera: camera.clone(), cause };
+        let uri = to_uri(&camera, &spec.uri)?;
+        let caps = match spec.resolution {
+            Some([w, h]) => format!("video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1"),
+            None => "video/x-raw".to_owned(),
+        };
+        let (max_buffers, drop) = match spec.pacing {
+            Pacing::EveryFrame => (4, false),
+            Pacing::Live => (2, true),
+        };
+        let description = format!(
+            "uridecodebin name=src uri=\"{uri}\" ! queue max-size-buffers=4 ! videoscale ! {caps} ! videoconvert ! \
+             video/x-raw,format=BGR ! appsink name=sink sync=false max-buffers={max_buffers} drop={drop}"
+        );
+        let pipeline = gst::parse::launch(&description)
+            .map_err(|e| fail(format!("cannot build pipeline: {e}")))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| fail("pipeline description is not a pipeline".into()))?;
+        let sink = pipeline
+            .by_name("sink")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| fail("no appsink in pipeline".into()))?;
+        let source = FrameSource { camera: camera.clone(), pipeline, sink, next_index: 0, finished: false };
+        source.pipeline.set_state(gst::State::Playing).map_err(|_| {
+            let cause = source.bus_error().unwrap_or_else(|| "the pipeline refused to start".into());
+            fail(cause)
+        })?;
+        Ok(source)
+    }
+
+    pub fn camera(&self) -> &str {
+        &self.camera
+    }
+
+    /// First error message waiting on the bus, if any.
+    fn bus_error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                let debug = err.debug().map(|d| d.to_string()).unwrap_or_default();
+                return Some(describe_gst_error(&err.error().to_string(), &debug));
+            }
+        }
+        None
+    }
+
+    /// The next frame; `Ok(None)` at the end of a file. Errors of the stream end the source.
+    pub fn next_frame(&mut self, timeout: Duration) -> Result<Option<Frame>> {
+        if self.finished {
+            return Ok(None);
+        }
+        loop {
+            if let Some(cause) = self.bus_error() {
+                self.finished = true;
+                return Err(VisionError::Source { camera: self.camera.clone(), cause });
+            }
+            match self.sink.try_pull_sample(gst::ClockTime::from_mseconds(timeout.as_millis() as u64)) {
+                Some(sample) => return self.convert(&sample).map(Some),
+                None if self.sink.is_eos() => {
+                    self.finished = true;
+                    if let Some(cause) = self.bus_error() {
+                        return Err(VisionError::Source { camera: self.camera.clone(), cause });
+                    }
+                    if self.next_index == 0 {
+                        return Err(VisionError::NoFrames {
+                            camera: self.camera.clone(),
+                            cause: "the stream has no decodable video".into(),
+                        });
+                    }
+                    return Ok(None);
+                }
+                None => {
+                    // A timeout: a live camera that went quiet is the caller's call.
+                    if let Some(cause) = self.bus_error() {
+                        self.finished = true;
+                        return Err(VisionError::Source { camera: self.camera.clone(), cause });
+                    }
+                    return Err(VisionError::Source {
+                        camera: self.camera.clone(),
+                        cause: format!("no frame within {} ms", timeout.as_millis()),
+                    });
+                }
+            }
+        }
+    }
+
+    fn convert(&mut self, sample: &gst::Sample) -> Result<Frame> {
+        let fail = |cause: &str| VisionError::Source { camera: self.camera.clone(), cause: cause.to_owned() };
+        let caps = sample.caps().ok_or_else(|| fail("sample without caps"))?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| fail("caps are not raw video"))?;
+        let buffer = sample.buffer().ok_or_else(|| fail("sample without buffer"))?;
+        let pts_s = buffer.pts().map_or(f64::NAN, |t| t.nseconds() as f64 / 1e9);
+        let map = buffer.map_readable().map_err(|_| fail("buffer not readable"))?;
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = info.stride()[0] as usize;
+        let offset = info.offset()[0];
+        let row = w * 3;
+        if map.len() < offset + stride * (h - 1) + row {
+            return Err(fail("buffer shorter than its caps say"));
+        }
+        let mut image = Mat::new_rows_cols_with_default(h as i32, w as i32, CV_8UC3, Scalar::all(0.0))
+            .map_err(VisionError::opencv(&self.camera))?;
+        let dst = image.data_bytes_mut().map_err(VisionError::opencv(&self.camera))?;
+        // GStreamer pads rows to 4 bytes (e.g. 3 x 426 + 2); the Mat is packed.
+        for y in 0..h {
+            let s = offset + y * stride;
+            dst[y * row..(y + 1) * row].copy_from_slice(&map[s..s + row]);
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(Frame { image, pts_s, index })
+    }
+}
+
+impl Drop for FrameSource {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// GStreamer's messages are written for GStreamer developers; say what it means for a camera.
+fn describe_gst_error(message: &str, debug: &str) -> String {
+    let lower = format!("{message} {debug}").to_lowercase();
+    let hint = if lower.contains("not found") || lower.contains("no such file") || lower.contains("could not open") {
+        "source not found or not readable"
+    } else if lower.contains("missing") && (lower.contains("plugin") || lower.contains("decoder")) {
+        "unsupported codec (no GStreamer decoder installed for it)"
+    } else if lower.contains("could not connect") || lower.contains("connection refused") || lower.contains("timeout") {
+        "camera unreachable"
+    } else if lower.contains("could not determine type") || lower.contains("demux") || lower.contains("parse") {
+        "corrupt or unrecognised stream"
+    } else {
+        "stream error"
+    };
+    format!("{hint}: {message}")
+}

@@ -1,0 +1,284 @@
+//! One camera's processing of one frame: detect -> classify -> track -> count -> judge.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use nutgiao_config::{DetectorBackend, LineKind};
+use opencv::core::Mat;
+use opencv::prelude::*;
+use serde::Serialize;
+
+use crate::camera::CameraSetup;
+use crate::counting::LineCounter;
+use crate::detect::background::{BackgroundDetector, BackgroundParams, Subtractor};
+use crate::detect::dnn::DnnDetector;
+use crate::detect::{Detection, classify};
+use crate::error::{Result, VisionError};
+use crate::event::{CountEvent, EventKind, ViolationEvent, ViolationType, VisionEvent, wall_clock_now};
+use crate::evidence::EvidenceWriter;
+use crate::ingest::Frame;
+use crate::signals::{Light, SignalFeed, read_signal_head};
+use crate::track::{Track, Tracker, TrackerParams};
+use crate::violations::{Finding, ZoneRules};
+
+/// Cumulative time per stage, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageTimes {
+    /// Waiting for GStreamer: decode, scale and colour conversion (measured by the caller).
+    pub ingest_s: f64,
+    pub detect_s: f64,
+    pub track_s: f64,
+    pub count_s: f64,
+    pub annotate_s: f64,
+    pub frames: u64,
+}
+
+enum Detector {
+    Background(BackgroundDetector),
+    Dnn(DnnDetector),
+}
+
+pub struct CameraPipeline {
+    pub setup: CameraSetup,
+    detector: Option<Detector>,
+    tracker: Tracker,
+    counters: Vec<LineCounter>,
+    rules: ZoneRules,
+    evidence: Option<EvidenceWriter>,
+    /// (line id, positive, negative) running totals for the annotation.
+    pub totals: Vec<(String, u64, u64)>,
+    pub times: StageTimes,
+    background: BackgroundParams,
+}
+
+impl CameraPipeline {
+    pub fn new(setup: CameraSetup, evidence_dir: Option<&Path>) -> Result<Self> {
+        let tracker = Tracker::new(TrackerParams::default(), setup.homography);
+        let counters = setup.lines.iter().map(|l| LineCounter::new(l.geometry.clone())).collect();
+        let totals = setup.lines.iter().map(|l| (l.geometry.id.clone(), 0, 0)).collect();
+        let rules = ZoneRules::new(&setup.zones, setup.homography.as_ref());
+        let evidence = evidence_dir.map(|d| EvidenceWriter::new(&d.join(&setup.camera), &setup.camera)).transpose()?;
+        let mut background = BackgroundParams::default();
+        if setup.backend == DetectorBackend::Knn {
+            background.subtractor = Subtractor::Knn;
+        }
+        Ok(Self {
+            setup,
+            detector: None,
+            tracker,
+            counters,
+            rules,
+            evidence,
+            totals,
+            times: StageTimes::default(),
+            background,
+        })
+    }
+
+    pub fn tracks(&self) -> &[Track] {
+        self.tracker.tracks()
+    }
+
+    fn detector(&mut self, image: &Mat) -> Result<&mut Detector> {
+        if self.detector.is_none() {
+            let d = match (self.setup.backend, &self.setup.model) {
+                (DetectorBackend::Dnn, Some(model)) => {
+                    Detector::Dnn(DnnDetector::load(Path::new(model), 640, self.setup.confidence)?)
+                }
+                (DetectorBackend::Dnn, None) => {
+                    return Err(VisionError::Config {
+                        camera: self.setup.camera.clone(),
+                        message: "detector kind `dnn` needs a `model` file".into(),
+                    });
+                }
+                _ => Detector::Background(BackgroundDetector::new(
+                    &self.setup.camera,
+                    self.background.clone(),
+                    [image.cols(), image.rows()],
+                    &self.setup.roi,
+                )?),
+            };
+            self.detector = Some(d);
+        }
+        Ok(self.detector.as_mut().expect("set above"))
+    }
+
+    fn detect(&mut self, image: &Mat) -> Result<Vec<Detection>> {
+        let homography = self.setup.homography;
+        let mut dets = match self.detector(image)? {
+            Detector::Background(b) => {
+                b.foreground(image)?;
+                b.blobs()?
+            }
+            Detector::Dnn(d) => return d.detect(image),
+        };
+        if let Some(h) = homography {
+            dets.retain_mut(|d| match classify::ground_size(&h, &d.bbox).and_then(classify::classify) {
+                Some(kind) => {
+                    d.kind = kind;
+                    true
+                }
+                None => false,
+            });
+        }
+        Ok(dets)
+    }
+
+    /// Processes one frame and returns what it reports, in order.
+    pub fn process(&mut self, frame: &Frame, signals: &dyn SignalFeed) -> Result<Vec<VisionEvent>> {
+        let t = frame.pts_s;
+        let t0 = Instant::now();
+        let dets = self.detect(&frame.image)?;
+        let t1 = Instant::now();
+        self.tracker.update(t, &dets);
+        let t2 = Instant::now();
+        let mut events = Vec::new();
+        let camera = self.setup.camera.clone();
+        let wall = wall_clock_now();
+        let tracks: Vec<Track> = self.tracker.tracks().to_vec();
+        let mut findings: Vec<Finding> = Vec::new();
+        for (li, counter) in self.counters.iter_mut().enumerate() {
+            let line = &self.setup.lines[li];
+            for tr in &tracks {
+                let Some(c) = counter.observe(tr.id, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
+                else {
+                    continue;
+                };
+                if c.direction > 0 {
+                    self.totals[li].1 += 1;
+                } else {
+                    self.totals[li].2 += 1;
+                }
+                let lane = self.rules.lane_of(line.approach.as_deref(), tr.ground_point_px());
+                events.push(VisionEvent {
+                    id: format!("{camera}:count:{}:{}:{}", (t * 1000.0).round() as i64, tr.id, line.geometry.id),
+                    camera: camera.clone(),
+                    pts_s: t,
+                    wall_utc: wall.clone(),
+                    kind: EventKind::Count(CountEvent {
+                        line: line.geometry.id.clone(),
+                        direction: c.direction,
+                        class: tr.kind.as_str().to_owned(),
+                        lane,
+                        track: tr.id,
+                        speed_kmh: tr.speed_kmh(),
+                        bbox: [tr.bbox.x, tr.bbox.y, tr.bbox.w, tr.bbox.h],
+                        ground_m: tr.ground_point_m(),
+                    }),
+                });
+                if line.approach.is_some() && c.direction < 0 {
+                    findings.push(Finding {
+                        violation: ViolationType::WrongWay,
+                        place: line.geometry.id.clone(),
+                        track: tr.id,
+                    });
+                }
+                if line.kind == LineKind::StopLine
+                    && c.direction > 0
+                    && approach_is_red(&self.setup, line.approach.as_deref(), &frame.image, signals)
+                {
+                    findings.push(Finding {
+                        violation: ViolationType::RedLight,
+                        place: line.geometry.id.clone(),
+                        track: tr.id,
+                    });
+                }
+            }
+            let alive: std::collections::HashSet<u64> = tracks.iter().map(|t| t.id).collect();
+            counter.retain(&|id| alive.contains(&id));
+        }
+        for tr in &tracks {
+            findings.extend(self.rules.judge(t, tr));
+        }
+        if let Some(ev) = &mut self.evidence {
+            ev.remember(&frame.image, t)?;
+        }
+        for f in findings {
+            let Some(tr) = tracks.iter().find(|x| x.id == f.track) else { continue };
+            let stem = format!("{}-{}-{}-{}", f.violation.as_str(), (t * 1000.0).round() as i64, tr.id, f.place);
+            let caption = format!("{} {} {} t={t:.2}s", f.violation.as_str(), f.place, camera);
+            let evidence = match &self.evidence {
+                Some(w) => w.write(&frame.image, tr, &caption, &stem)?,
+                None => Vec::new(),
+            };
+            let lane = self
+                .setup
+                .lines
+                .iter()
+                .find(|l| l.geometry.id == f.place)
+                .and_then(|l| self.rules.lane_of(l.approach.as_deref(), tr.ground_point_px()));
+            events.push(VisionEvent {
+                id: format!(
+                    "{camera}:violation:{}:{}:{}:{}",
+                    (t * 1000.0).round() as i64,
+                    tr.id,
+                    f.place,
+                    f.violation.as_str()
+                ),
+                camera: camera.clone(),
+                pts_s: t,
+                wall_utc: wall.clone(),
+                kind: EventKind::Violation(ViolationEvent {
+                    violation: f.violation,
+                    place: f.place,
+                    track: tr.id,
+                    class: tr.kind.as_str().to_owned(),
+                    lane,
+                    speed_kmh: tr.speed_kmh(),
+                    bbox: [tr.bbox.x, tr.bbox.y, tr.bbox.w, tr.bbox.h],
+                    ground_m: tr.ground_point_m(),
+                    evidence,
+                }),
+            });
+        }
+        let t3 = Instant::now();
+        self.times.detect_s += (t1 - t0).as_secs_f64();
+        self.times.track_s += (t2 - t1).as_secs_f64();
+        self.times.count_s += (t3 - t2).as_secs_f64();
+        self.times.frames += 1;
+        Ok(events)
+    }
+
+    /// Per-line totals by direction and class, for the summary.
+    pub fn line_totals(&self, events: &[VisionEvent]) -> Vec<LineTotal> {
+        let mut out: Vec<LineTotal> =
+            self.setup.lines.iter().map(|l| LineTotal { id: l.geometry.id.clone(), ..Default::default() }).collect();
+        for e in events {
+            if let EventKind::Count(c) = &e.kind
+                && let Some(t) = out.iter_mut().find(|t| t.id == c.line)
+            {
+                t.total += 1;
+                *t.by_direction
+                    .entry(if c.direction > 0 { "positive".into() } else { "negative".into() })
+                    .or_default() += 1;
+                *t.by_class.entry(c.class.clone()).or_default() += 1;
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LineTotal {
+    pub id: String,
+    pub total: u64,
+    pub by_direction: BTreeMap<String, u64>,
+    pub by_class: BTreeMap<String, u64>,
+}
+
+fn approach_is_red(setup: &CameraSetup, approach: Option<&str>, image: &Mat, signals: &dyn SignalFeed) -> bool {
+    let Some(approach) = approach else { return false };
+    let Some((_, phases)) = setup.approach_phases.iter().find(|(a, _)| a == approach) else { return false };
+    if phases.is_empty() {
+        return false;
+    }
+    let intersection = setup.intersection.as_deref().unwrap_or_default();
+    let light_of = |phase: u8| {
+        signals.indication(intersection, phase).or_else(|| {
+            setup.signal_heads.iter().find(|(p, _)| *p == phase).and_then(|(_, lamps)| read_signal_head(image, lamps))
+        })
+    };
+    // Red only when every phase that serves the approach is known to be red.
+    phases.iter().all(|p| light_of(*p) == Some(Light::Red))
+}

@@ -1,0 +1,90 @@
+//! Counts in 1-minute and 15-minute bins (CSV) and the per-line summary (JSON).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Result, VisionError};
+use crate::event::{EventKind, VisionEvent};
+use crate::pipeline::LineTotal;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountSummary {
+    pub frames: u64,
+    /// Frames processed per second of wall time.
+    pub fps: f64,
+    /// Frame rate of the video itself (from its time stamps).
+    pub video_fps: f64,
+    pub duration_s: f64,
+    pub lines: Vec<LineTotal>,
+    pub stage_times_s: crate::pipeline::StageTimes,
+}
+
+/// Key of one CSV row: bin length, bin start, line, direction, class, lane.
+type BinKey = (u32, u64, String, i8, String, Option<u8>);
+
+pub fn bins(events: &[VisionEvent]) -> BTreeMap<BinKey, u64> {
+    let mut out = BTreeMap::new();
+    for e in events {
+        let EventKind::Count(c) = &e.kind else { continue };
+        for minutes in [1u32, 15] {
+            let width = minutes as f64 * 60.0;
+            let start = ((e.pts_s / width).floor().max(0.0) * width) as u64;
+            *out.entry((minutes, start, c.line.clone(), c.direction, c.class.clone(), c.lane)).or_default() += 1;
+        }
+    }
+    out
+}
+
+pub fn write_csv(path: &Path, events: &[VisionEvent]) -> Result<()> {
+    let io = |e: csv::Error| VisionError::Io { path: path.to_owned(), source: std::io::Error::other(e) };
+    let mut w = csv::Writer::from_path(path).map_err(io)?;
+    w.write_record(["bin_minutes", "bin_start_s", "line", "direction", "class", "lane", "count"]).map_err(io)?;
+    for ((minutes, start, line, dir, class, lane), n) in bins(events) {
+        let lane = lane.map(|l| l.to_string()).unwrap_or_default();
+        w.write_record([minutes.to_string(), start.to_string(), line, dir.to_string(), class, lane, n.to_string()])
+            .map_err(io)?;
+    }
+    w.flush().map_err(VisionError::io(path))
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| VisionError::Io { path: path.to_owned(), source: e.into() })?;
+    std::fs::write(path, text + "\n").map_err(VisionError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CountEvent;
+
+    fn at(t: f64, line: &str) -> VisionEvent {
+        VisionEvent {
+            id: format!("{t}"),
+            camera: "c".into(),
+            pts_s: t,
+            wall_utc: String::new(),
+            kind: EventKind::Count(CountEvent {
+                line: line.into(),
+                direction: 1,
+                class: "car".into(),
+                lane: None,
+                track: 1,
+                speed_kmh: None,
+                bbox: [0.0; 4],
+                ground_m: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn counts_fall_into_their_minute_and_quarter_hour() {
+        let b = bins(&[at(5.0, "a"), at(59.9, "a"), at(60.0, "a"), at(901.0, "a")]);
+        assert_eq!(b[&(1, 0, "a".into(), 1, "car".into(), None)], 2);
+        assert_eq!(b[&(1, 60, "a".into(), 1, "car".into(), None)], 1);
+        assert_eq!(b[&(15, 0, "a".into(), 1, "car".into(), None)], 3);
+        assert_eq!(b[&(15, 900, "a".into(), 1, "car".into(), None)], 1);
+    }
+}

@@ -1,0 +1,113 @@
+//! Foreground segmentation scored against CDnet 2014 ground-truth masks.
+//!
+//! CDnet labels: 0 background, 50 hard shadow (background for scoring), 85 outside the
+//! region of interest, 170 unknown/boundary (not scored), 255 moving object.
+
+use std::path::Path;
+use std::time::Duration;
+
+use opencv::core::Mat;
+use opencv::imgcodecs;
+use opencv::prelude::*;
+use serde::Serialize;
+
+use crate::detect::background::{BackgroundDetector, BackgroundParams};
+use crate::error::{Result, VisionError};
+use crate::ingest::{FrameSource, Pacing, SourceSpec};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Confusion {
+    pub tp: u64,
+    pub fp: u64,
+    pub fn_: u64,
+    pub tn: u64,
+}
+
+impl Confusion {
+    pub fn precision(&self) -> f64 {
+        self.tp as f64 / (self.tp + self.fp).max(1) as f64
+    }
+    pub fn recall(&self) -> f64 {
+        self.tp as f64 / (self.tp + self.fn_).max(1) as f64
+    }
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+
+    /// Adds one frame: `predicted` is 0/255, `truth` a CDnet label mask.
+    pub fn add(&mut self, predicted: &Mat, truth: &Mat) -> opencv::Result<()> {
+        let (p, t) = (predicted.data_bytes()?, truth.data_bytes()?);
+        for (&p, &t) in p.iter().zip(t) {
+            let fg = p > 127;
+            match t {
+                255 => {
+                    if fg {
+                        self.tp += 1
+                    } else {
+                        self.fn_ += 1
+                    }
+                }
+                0 | 50 => {
+                    if fg {
+                        self.fp += 1
+                    } else {
+                        self.tn += 1
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the background detector over a CDnet sequence and scores frames `first..=last`
+/// (1-based, as the ground-truth files are numbered).
+pub fn score_cdnet(video: &Path, dataset: &Path, params: BackgroundParams, first: u64, last: u64) -> Result<Confusion> {
+    let camera = "cdnet";
+    let cv = VisionError::opencv(camera);
+    let mut source = FrameSource::open(&SourceSpec {
+        camera: camera.into(),
+        uri: video.display().to_string(),
+        resolution: None,
+        pacing: Pacing::EveryFrame,
+    })?;
+    let roi_path = dataset.join("ROI.bmp");
+    let roi = imgcodecs::imread(&*roi_path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE).map_err(&cv)?;
+    let mut detector: Option<BackgroundDetector> = None;
+    let mut confusion = Confusion::default();
+    while let Some(frame) = source.next_frame(Duration::from_secs(30))? {
+        let n = frame.index + 1;
+        if n > last {
+            break;
+        }
+        let det = match &mut detector {
+            Some(d) => d,
+            None => {
+                let mut d =
+                    BackgroundDetector::new(camera, params.clone(), [frame.image.cols(), frame.image.rows()], &[])?;
+                if !roi.empty() {
+                    d.set_roi_mask(roi.clone());
+                }
+                detector.insert(d)
+            }
+        };
+        let mask = det.foreground(&frame.image)?;
+        if n >= first {
+            let gt_path = dataset.join(format!("groundtruth/gt{n:06}.png"));
+            let gt = imgcodecs::imread(&*gt_path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE).map_err(&cv)?;
+            if gt.empty() {
+                return Err(VisionError::Io {
+                    path: gt_path,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "ground-truth mask missing or unreadable",
+                    ),
+                });
+            }
+            confusion.add(mask, &gt).map_err(&cv)?;
+        }
+    }
+    Ok(confusion)
+}
