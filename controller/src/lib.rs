@@ -5,6 +5,7 @@
 
 pub mod actuation;
 pub mod control;
+pub mod modbus;
 pub mod plan;
 pub mod safety;
 pub mod sequencer;

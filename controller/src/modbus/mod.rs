@@ -1,0 +1,3 @@
+//! Modbus TCP: the register map (version 1) and the central controller's client.
+
+pub mod map;
