@@ -1,0 +1,375 @@
+//! SUMO as the street: each step nutgiao reads the site's detectors and queues from SUMO,
+//! asks the `SignalControl` for the phase indications, and shows them on SUMO's traffic lights.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use nutgiao_config::Site;
+
+use super::codec::{Value, cmd, var};
+use super::error::SumoError;
+use super::net::Net;
+use super::process::{SumoLaunch, SumoProcess};
+use super::signals::TlsMapping;
+use super::traci::{as_f64, as_i32};
+use crate::signal::{DetectorReading, DetectorSnapshot, SignalControl};
+
+/// One controlled SUMO run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SumoRun {
+    pub sumocfg: PathBuf,
+    pub seed: u64,
+    /// Passed to SUMO unchanged, after nutgiao's own arguments.
+    pub extra_args: Vec<String>,
+    /// Stop at this simulation time even if vehicles remain.
+    pub end_s: Option<f64>,
+}
+
+/// What nutgiao saw of a run; SUMO's own outputs hold the trip figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SumoRunSummary {
+    pub controller: String,
+    pub sumo_version: String,
+    pub steps: u64,
+    pub end_time_s: f64,
+    pub departed: u64,
+    pub arrived: u64,
+    pub teleports: u64,
+    /// State strings sent to SUMO (only changes are sent).
+    pub state_changes: u64,
+    pub wall_s: f64,
+}
+
+/// Vehicle length plus standstill gap of SUMO's default car: the space one halting vehicle
+/// takes in a queue.
+const QUEUED_VEHICLE_SPACE_M: f64 = 7.5;
+
+/// The files a `.sumocfg` names, resolved against its directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SumoConfig {
+    pub net_file: PathBuf,
+    pub additional_files: Vec<PathBuf>,
+    pub step_length_s: f64,
+    /// `<end>`: SUMO closes the TraCI connection once it is reached.
+    pub end_s: Option<f64>,
+}
+
+impl SumoConfig {
+    pub fn load(path: &Path) -> Result<SumoConfig, SumoError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SumoError::Io {
+            what: "cannot read SUMO configuration",
+            path: path.to_owned(),
+            source,
+        })?;
+        let bad = |message: String| SumoError::Xml { path: path.to_owned(), what: "configuration", message };
+        let doc = roxmltree::Document::parse(&text).map_err(|e| bad(e.to_string()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let value = |name: &str| {
+            doc.descendants().find(|n| n.has_tag_name(name)).and_then(|n| n.attribute("value")).map(str::to_owned)
+        };
+        let files = |v: Option<String>| -> Vec<PathBuf> {
+            v.map(|s| s.split([',', ' ']).filter(|f| !f.is_empty()).map(|f| dir.join(f)).collect()).unwrap_or_default()
+        };
+        let net_file = files(value("net-file"))
+            .into_iter()
+            .next()
+            .ok_or_else(|| bad("it names no <net-file>; nutgiao needs the network to map signals".into()))?;
+        let step_length_s = match value("step-length") {
+            Some(s) => s.trim().parse().map_err(|_| bad(format!("step-length `{s}` is not a number")))?,
+            None => 1.0,
+        };
+        let end_s = match value("end") {
+            Some(s) => Some(s.trim().parse().map_err(|_| bad(format!("end `{s}` is not a number")))?),
+            None => None,
+        };
+        Ok(SumoConfig { net_file, additional_files: files(value("additional-files")), step_length_s, end_s })
+    }
+}
+
+/// A site detector as a SUMO induction loop.
+#[derive(Debug, Clone, PartialEq)]
+struct LoopSite {
+    id: String,
+    lane: String,
+    pos_m: f64,
+}
+
+/// Places every detector of the site on its SUMO lane, measured back from the stop line.
+fn loops(site: &Site, net: &Net) -> Result<Vec<LoopSite>, SumoError> {
+    let mut out = Vec::new();
+    for inter in &site.intersections {
+        for d in &inter.detectors {
+            let (_, approach) = site
+                .approach(&d.approach)
+                .ok_or_else(|| SumoError::Mapping(format!("detector {}: unknown approach `{}`", d.id, d.approach)))?;
+            let edge = net.edge(&approach.link).ok_or_else(|| {
+                SumoError::Mapping(format!(
+                    "detector {}: approach {} link `{}` is not an edge of the SUMO network",
+                    d.id, approach.id, approach.link
+                ))
+            })?;
+            let lane = edge.lanes.iter().find(|l| l.index == d.lane).ok_or_else(|| {
+                SumoError::Mapping(format!("detector {}: SUMO edge {} has no lane {}", d.id, edge.id, d.lane))
+            })?;
+            // The loop's downstream edge sits distance_m before the stop line; SUMO places a
+            // loop by a single position, so use the middle of the loop.
+            let pos = (lane.length_m - d.distance_m - d.length_m / 2.0).clamp(0.1, (lane.length_m - 0.1).max(0.1));
+            out.push(LoopSite { id: d.id.clone(), lane: format!("{}_{}", edge.id, d.lane), pos_m: pos });
+        }
+    }
+    Ok(out)
+}
+
+fn loops_xml(loops: &[LoopSite]) -> String {
+    let mut s = String::from("<additional>\n");
+    for l in loops {
+        s.push_str(&format!(
+            "    <inductionLoop id=\"{}\" lane=\"{}\" pos=\"{:.2}\" period=\"60\" file=\"NUL\"/>\n",
+            xml_escape(&l.id),
+            xml_escape(&l.lane),
+            l.pos_m
+        ));
+    }
+    s.push_str("</additional>\n");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Runs SUMO under `control` until SUMO has no more vehicles to simulate, `end_s`, or the
+/// configuration's end time. SUMO is stopped on every error.
+pub fn run_control(site: &Site, run: &SumoRun, control: &mut dyn SignalControl) -> Result<SumoRunSummary, SumoError> {
+    let started = Instant::now();
+    let cfg = SumoConfig::load(&run.sumocfg)?;
+    let net = Net::load(&cfg.net_file)?;
+    let mappings: Vec<TlsMapping> =
+        site.intersections.iter().map(|i| TlsMapping::new(site, i, &net)).collect::<Result<_, _>>()?;
+    let loops = loops(site, &net)?;
+    let queue_lanes: Vec<((String, u8), String)> = site
+        .intersections
+        .iter()
+        .flat_map(|i| &i.approaches)
+        .flat_map(|a| (0..a.lanes.len()).map(move |k| (a, k)))
+        .map(|(a, k)| {
+            let lane = u8::try_from(k).unwrap_or(u8::MAX);
+            ((a.id.clone(), lane), format!("{}_{k}", a.link))
+        })
+        .collect();
+
+    let dir = tempfile::Builder::new().prefix("nutgiao-sumo-").tempdir().map_err(|source| SumoError::Io {
+        what: "cannot create a temporary directory",
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let loops_file = dir.path().join("nutgiao_detectors.add.xml");
+    std::fs::write(&loops_file, loops_xml(&loops)).map_err(|source| SumoError::Io {
+        what: "cannot write the detector file",
+        path: loops_file.clone(),
+        source,
+    })?;
+    // `-a` replaces the configuration's additional files, so they are passed again with ours.
+    let mut additional: Vec<String> = cfg.additional_files.iter().map(|p| p.display().to_string()).collect();
+    additional.push(loops_file.display().to_string());
+    let mut args = vec![
+        "-c".to_owned(),
+        run.sumocfg.display().to_string(),
+        "--seed".to_owned(),
+        run.seed.to_string(),
+        "-a".to_owned(),
+        additional.join(","),
+    ];
+    args.extend(run.extra_args.iter().cloned());
+
+    let end_s = [run.end_s, extra_end(&run.extra_args).or(cfg.end_s)].into_iter().flatten().reduce(f64::min);
+
+    let mut sumo = SumoProcess::start(&SumoLaunch::new(args))?;
+    let result = drive(&mut sumo, &mappings, &loops, &queue_lanes, end_s, control);
+    match result {
+        Ok(mut summary) => {
+            sumo.close()?;
+            summary.wall_s = started.elapsed().as_secs_f64();
+            tracing::info!(
+                controller = summary.controller,
+                steps = summary.steps,
+                arrived = summary.arrived,
+                teleports = summary.teleports,
+                wall_s = summary.wall_s,
+                "SUMO run finished"
+            );
+            Ok(summary)
+        }
+        Err(e) => {
+            let e = match (&e, sumo.exit_status()) {
+                (SumoError::ConnectionLost { during, .. } | SumoError::Timeout { during, .. }, Some(status)) => {
+                    SumoError::BadResponse(format!("SUMO exited ({status}) during {during}"))
+                }
+                _ => e,
+            };
+            drop(sumo);
+            Err(e)
+        }
+    }
+}
+
+fn drive(
+    sumo: &mut SumoProcess,
+    mappings: &[TlsMapping],
+    loops: &[LoopSite],
+    queue_lanes: &[((String, u8), String)],
+    end_s: Option<f64>,
+    control: &mut dyn SignalControl,
+) -> Result<SumoRunSummary, SumoError> {
+    let client = &mut sumo.client;
+    let (api, sumo_version) = client.version()?;
+    tracing::info!(api, sumo_version, port = sumo.port, "connected to SUMO");
+    let mut requests: Vec<(u8, u8, String)> = vec![
+        (cmd::GET_SIM, var::TIME, String::new()),
+        (cmd::GET_SIM, var::MIN_EXPECTED_VEHICLES, String::new()),
+        (cmd::GET_SIM, var::DEPARTED_VEHICLES_NUMBER, String::new()),
+        (cmd::GET_SIM, var::ARRIVED_VEHICLES_NUMBER, String::new()),
+        (cmd::GET_SIM, var::TELEPORT_STARTING_VEHICLES_NUMBER, String::new()),
+    ];
+    for l in loops {
+        requests.push((cmd::GET_INDUCTION_LOOP, var::LAST_STEP_VEHICLE_NUMBER, l.id.clone()));
+        requests.push((cmd::GET_INDUCTION_LOOP, var::LAST_STEP_OCCUPANCY, l.id.clone()));
+        requests.push((cmd::GET_INDUCTION_LOOP, var::LAST_STEP_TIME_SINCE_DETECTION, l.id.clone()));
+    }
+    for (_, lane) in queue_lanes {
+        requests.push((cmd::GET_LANE, var::LAST_STEP_VEHICLE_HALTING_NUMBER, lane.clone()));
+    }
+
+    let mut summary = SumoRunSummary {
+        controller: control.name().to_owned(),
+        sumo_version,
+        steps: 0,
+        end_time_s: 0.0,
+        departed: 0,
+        arrived: 0,
+        teleports: 0,
+        state_changes: 0,
+        wall_s: 0.0,
+    };
+    let mut counts: BTreeMap<String, u32> = loops.iter().map(|l| (l.id.clone(), 0)).collect();
+    let mut sent: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let values = client.get_many(&requests)?;
+        let mut it = values.into_iter();
+        let mut next = || it.next().ok_or_else(|| SumoError::BadResponse("fewer answers than requests".into()));
+        let now_s = as_f64(next()?, "simulation time")?;
+        let expected = as_i32(next()?, "expected vehicles")?;
+        summary.departed += count(next()?, "departed vehicles")?;
+        summary.arrived += count(next()?, "arrived vehicles")?;
+        summary.teleports += count(next()?, "teleporting vehicles")?;
+        summary.end_time_s = now_s;
+        if summary.steps > 0 && expected <= 0 {
+            break;
+        }
+        if end_s.is_some_and(|end| now_s >= end) {
+            break;
+        }
+
+        let mut snapshot = DetectorSnapshot { now_s, ..Default::default() };
+        for l in loops {
+            let passed = count(next()?, "loop vehicle number")?;
+            let occupancy = as_f64(next()?, "loop occupancy")? / 100.0;
+            let since = as_f64(next()?, "loop time since detection")?;
+            let total = counts.entry(l.id.clone()).or_default();
+            *total = total.wrapping_add(u32::try_from(passed).unwrap_or(u32::MAX));
+            snapshot.detectors.insert(
+                l.id.clone(),
+                DetectorReading { count: *total, occupancy, presence: since <= 0.0, gap_s: since.max(0.0) },
+            );
+        }
+        for (key, _) in queue_lanes {
+            let halting = count(next()?, "lane halting number")?;
+            snapshot.queues_m.insert(key.clone(), halting as f64 * QUEUED_VEHICLE_SPACE_M);
+        }
+
+        let signals = control.update(&snapshot);
+        for m in mappings {
+            let Some(phases) = signals.get(&m.tls) else {
+                return Err(SumoError::Mapping(format!(
+                    "controller {} gave no signals for intersection {}",
+                    control.name(),
+                    m.tls
+                )));
+            };
+            let state = m.state(phases, now_s)?;
+            if sent.get(&m.tls) != Some(&state) {
+                client.set_tl_state(&m.tls, &state)?;
+                tracing::trace!(tls = m.tls, state, now_s, "signal state");
+                summary.state_changes += 1;
+                sent.insert(m.tls.clone(), state);
+            }
+        }
+        client.step()?;
+        summary.steps += 1;
+    }
+    Ok(summary)
+}
+
+/// An end time given among the extra SUMO arguments overrides the configuration's.
+fn extra_end(args: &[String]) -> Option<f64> {
+    let mut end = None;
+    for (k, a) in args.iter().enumerate() {
+        if let Some(v) = a.strip_prefix("--end=") {
+            end = v.parse().ok();
+        } else if a == "-e" || a == "--end" {
+            end = args.get(k + 1).and_then(|v| v.parse().ok());
+        }
+    }
+    end
+}
+
+fn count(v: Value, what: &str) -> Result<u64, SumoError> {
+    let n = as_i32(v, what)?;
+    u64::try_from(n).map_err(|_| SumoError::BadResponse(format!("{what} is negative ({n})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_resolve_against_the_config_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("x.sumocfg");
+        std::fs::write(
+            &cfg,
+            r#"<configuration><input><net-file value="n.net.xml"/><additional-files value="a.xml,b.xml"/></input>
+               <time><step-length value="0.5"/></time></configuration>"#,
+        )
+        .unwrap();
+        let c = SumoConfig::load(&cfg).unwrap();
+        assert_eq!(c.net_file, dir.path().join("n.net.xml"));
+        assert_eq!(c.additional_files, vec![dir.path().join("a.xml"), dir.path().join("b.xml")]);
+        assert_eq!(c.step_length_s, 0.5);
+        assert_eq!(c.end_s, None);
+        assert_eq!(extra_end(&["--no-step-log".into(), "-e".into(), "60".into()]), Some(60.0));
+        std::fs::write(&cfg, "<configuration/>").unwrap();
+        assert!(SumoConfig::load(&cfg).unwrap_err().to_string().contains("net-file"));
+    }
+
+    #[test]
+    fn loops_sit_upstream_of_the_stop_line_on_the_named_lane() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let net_path = root.join("../shared/data/sumo-arterial/arterial_static.net.xml");
+        if !net_path.is_file() {
+            eprintln!("skipping: ../shared/data/sumo-arterial is not beside the checkout");
+            return;
+        }
+        let site = nutgiao_config::load(root.join("config/examples/arterial.toml")).unwrap();
+        let net = Net::load(&net_path).unwrap();
+        let l = loops(&site, &net).unwrap();
+        let adv = l.iter().find(|l| l.id == "J1-W-1-adv").unwrap();
+        assert_eq!(adv.lane, "WJ1_1");
+        assert!((adv.pos_m - (292.8 - 61.0)).abs() < 1e-6, "{}", adv.pos_m);
+        let stop = l.iter().find(|l| l.id == "J2-N-0-stop").unwrap();
+        assert_eq!(stop.lane, "N2J2_0");
+        assert!((stop.pos_m - (189.6 - 1.0)).abs() < 1e-6);
+        assert!(loops_xml(&l).contains(r#"<inductionLoop id="J1-W-1-adv" lane="WJ1_1" pos="231.80""#));
+    }
+}
