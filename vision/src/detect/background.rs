@@ -38,11 +38,37 @@ impl Default for BackgroundParams {
         Self {
             subtractor: Subtractor::Mog2,
             history: 500,
-            var_threshold: 16.0,
+            var_threshold: 40.0,
             open_px: 3,
-            close_px: 9,
+            close_px: 15,
             fill_holes: true,
             min_area_fraction: 0.0008,
+        }
+    }
+}
+
+/// A vehicle whose colour matches the road in places falls apart into blobs whose boxes
+/// overlap; each fragment would become a track and count. Overlapping boxes are merged.
+pub fn merge_fragments(mut dets: Vec<Detection>) -> Vec<Detection> {
+    loop {
+        let mut merged = false;
+        'outer: for i in 0..dets.len() {
+            for j in i + 1..dets.len() {
+                let (a, b) = (dets[i].bbox, dets[j].bbox);
+                let ix = (a.x + a.w).min(b.x + b.w) - a.x.max(b.x);
+                let iy = (a.y + a.h).min(b.y + b.h) - a.y.max(b.y);
+                if ix > 0.0 && iy > 0.0 && ix * iy > 0.3 * (a.w * a.h).min(b.w * b.h) {
+                    let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
+                    let (x1, y1) = ((a.x + a.w).max(b.x + b.w), (a.y + a.h).max(b.y + b.h));
+                    dets[i].bbox = BoxPx { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+                    dets.swap_remove(j);
+                    merged = true;
+                    break 'outer;
+                }
+            }
+        }
+        if !merged {
+            return dets;
         }
     }
 }
@@ -195,6 +221,6 @@ impl BackgroundDetector {
             };
             out.push(Detection { bbox, kind: VehicleKind::Vehicle, confidence: 1.0 });
         }
-        Ok(out)
+        Ok(merge_fragments(out))
     }
 }

@@ -159,6 +159,12 @@ impl Tracker {
                 }
             }
         }
+        // A new fragment inside a confirmed vehicle's box is that vehicle, not another one.
+        let confirmed: Vec<BoxPx> =
+            self.tracks.iter().filter(|t| t.state != TrackState::Tentative).map(|t| t.bbox).collect();
+        self.tracks.retain(|t| {
+            t.state != TrackState::Tentative || !confirmed.iter().any(|c| overlap_of_smaller(c, &t.bbox) > 0.5)
+        });
         let max_lost = self.params.max_lost_s;
         self.tracks.retain(|t| match t.state {
             // One miss ends a tentative track: it never proved to be a vehicle.
@@ -204,6 +210,16 @@ impl Tracker {
         let scale = track.w.max(track.h).max(det.w.max(det.h));
         if dist < self.params.max_jump * scale { 0.95 + 0.04 * dist / (self.params.max_jump * scale) } else { 1.0 }
     }
+}
+
+/// Intersection over the smaller box's area.
+fn overlap_of_smaller(a: &BoxPx, b: &BoxPx) -> f64 {
+    let ix = (a.x + a.w).min(b.x + b.w) - a.x.max(b.x);
+    let iy = (a.y + a.h).min(b.y + b.h) - a.y.max(b.y);
+    if ix <= 0.0 || iy <= 0.0 {
+        return 0.0;
+    }
+    ix * iy / (a.w * a.h).min(b.w * b.h).max(1e-9)
 }
 
 #[cfg(test)]
