@@ -67,7 +67,7 @@ pub fn parse(text: &str, file: &str) -> Result<Site, ConfigError> {
             }
         })
         .collect();
-    diags.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
+    diags.sort_by_key(|d| (d.line, d.col));
     diags.dedup();
     Err(ConfigError::Invalid(diags))
 }

@@ -2,6 +2,9 @@
 //! camera geometry. Each finding carries the key path it is about; `lib.rs` turns paths
 //! into file:line:col.
 
+// `!(x > 0.0)` is deliberate throughout: a NaN must fail every check, which `x <= 0.0` would pass.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 

@@ -3,6 +3,7 @@
 //! module of its own.
 
 mod check;
+mod ops;
 mod control;
 mod simulate;
 mod sumo;
