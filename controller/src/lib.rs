@@ -4,6 +4,8 @@
 //! Invariant: nothing in this crate links OpenCV or GStreamer.
 
 pub mod actuation;
+pub mod algorithms;
+pub mod central;
 pub mod control;
 pub mod modbus;
 pub mod plan;

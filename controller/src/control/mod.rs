@@ -25,8 +25,12 @@ pub enum ControlError {
         #[source]
         source: PlanError,
     },
-    #[error("controller `{name}` is not built yet")]
-    NotBuilt { name: String },
+    #[error(
+        "controller `{name}` decides stages, not plans: it runs in-process only (nutgiao simulate), not over Modbus"
+    )]
+    StageDecisions { name: String },
+    #[error("no intersection `{intersection}` in the site")]
+    UnknownIntersection { intersection: String },
 }
 
 /// A `SignalControl` for the site by name: `fixed:PLAN`, `actuated`, or a plan algorithm.
@@ -41,7 +45,11 @@ pub fn by_name(site: &Site, name: &str) -> Result<Box<dyn SignalControl>, Contro
     }
     match name {
         "actuated" => Ok(Box::new(SequencedControl::uniform(site, name, Mode::Actuated)?)),
-        _ if NAMES.contains(&name) => Err(ControlError::NotBuilt { name: name.to_owned() }),
+        "max-pressure" => Ok(Box::new(crate::algorithms::maxpressure::MaxPressure::new(site)?)),
+        _ if NAMES.contains(&name) => {
+            let algorithm = crate::algorithms::planner(site, name)?;
+            Ok(Box::new(crate::algorithms::PlannedControl::new(site, name, algorithm)?))
+        }
         _ => Err(ControlError::UnknownController { name: name.to_owned() }),
     }
 }

@@ -96,3 +96,18 @@ impl SignalControl for FieldSite {
         &self.signals
     }
 }
+
+/// Without a simulation: advances the cabinets on the wall clock (10 Hz, no detector
+/// input, so actuated phases are on recall) until `duration_s` or for ever.
+pub async fn run_on_wall_clock(mut field: FieldSite, duration_s: Option<f64>) {
+    let start = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let now = start.elapsed().as_secs_f64();
+        if duration_s.is_some_and(|d| now >= d) {
+            break;
+        }
+        field.tick(&DetectorSnapshot { now_s: now, ..Default::default() });
+    }
+}

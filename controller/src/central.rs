@@ -1,0 +1,284 @@
+//! The central controller service: one task per field controller (so a cabinet that is down
+//! never holds up the others) reading status and detectors, pushing plans and heartbeats, and
+//! one planner task that turns the detector data into corridor plans.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nutgiao_config::Site;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::algorithms::{self, PlanAlgorithm};
+use crate::control::ControlError;
+use crate::modbus::client::FieldLink;
+use crate::modbus::map::{ControlMode, FieldStatus};
+use crate::plan::{CorridorPlan, IntersectionPlan};
+use crate::safety::validate_plan;
+use crate::signal::{DetectorReading, DetectorSnapshot};
+
+/// What the operators see of one intersection.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct IntersectionStatus {
+    pub intersection: String,
+    pub up: bool,
+    pub mode: Option<ControlMode>,
+    /// Plan id the cabinet reports in effect (0 = its local actuation).
+    pub plan_in_effect: u16,
+    /// Plan id the central controller last committed.
+    pub plan_sent: Option<u16>,
+    pub manual_override: Option<u16>,
+    pub last_error: Option<String>,
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_ms: Option<f64>,
+    pub field: Option<FieldStatus>,
+}
+
+/// Shared view of the service: per-intersection status, manual overrides, and what the
+/// planner is doing.
+#[derive(Debug, Clone, Default)]
+pub struct CentralHandle {
+    status: Arc<Mutex<BTreeMap<String, IntersectionStatus>>>,
+    overrides: Arc<Mutex<BTreeMap<String, IntersectionPlan>>>,
+    planner_note: Arc<Mutex<String>>,
+}
+
+impl CentralHandle {
+    pub fn status(&self) -> Vec<IntersectionStatus> {
+        self.status.lock().map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// What the planner is doing (running, holding on stale inputs, fallback plan).
+    pub fn planner_note(&self) -> String {
+        self.planner_note.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Runs `plan` at one intersection instead of the algorithm's, after validation.
+    pub fn set_override(&self, site: &Site, plan: IntersectionPlan) -> Result<(), ControlError> {
+        let inter = site
+            .intersection(&plan.intersection)
+            .ok_or_else(|| ControlError::UnknownIntersection { intersection: plan.intersection.clone() })?;
+        validate_plan(inter, &plan).map_err(|source| ControlError::Plan { name: "manual override".into(), source })?;
+        tracing::info!(intersection = %plan.intersection, plan = plan.plan_id, "manual plan override");
+        if let Ok(mut o) = self.overrides.lock() {
+            o.insert(plan.intersection.clone(), plan);
+        }
+        Ok(())
+    }
+
+    /// Back to the algorithm's plan.
+    pub fn clear_override(&self, intersection: &str) {
+        if let Ok(mut o) = self.overrides.lock()
+            && o.remove(intersection).is_some()
+        {
+            tracing::info!(intersection, "manual override cleared: automatic control");
+        }
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut IntersectionStatus)) {
+        if let Ok(mut m) = self.status.lock() {
+            f(m.entry(id.to_owned())
+                .or_insert_with(|| IntersectionStatus { intersection: id.to_owned(), ..Default::default() }));
+        }
+    }
+
+    fn override_for(&self, id: &str) -> Option<IntersectionPlan> {
+        self.overrides.lock().ok().and_then(|o| o.get(id).cloned())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inputs {
+    detectors: BTreeMap<String, DetectorReading>,
+    /// When each intersection's detectors were last read.
+    fresh_at: BTreeMap<String, Instant>,
+}
+
+pub struct Central {
+    site: Site,
+    algorithm: Box<dyn PlanAlgorithm>,
+    links: Vec<FieldLink>,
+    handle: CentralHandle,
+}
+
+impl Central {
+    /// The service for `algorithm` (`fixed:PLAN`, `actuated`, or a plan algorithm) over the
+    /// site's field controllers.
+    pub fn new(site: &Site, algorithm: &str) -> Result<Central, ControlError> {
+        let algorithm = algorithms::planner(site, algorithm)?;
+        let links: Vec<FieldLink> =
+            site.intersections.iter().filter_map(|i| FieldLink::new(i, &site.modbus_map)).collect();
+        Ok(Central { site: site.clone(), algorithm, links, handle: CentralHandle::default() })
+    }
+
+    /// Replaces the links (e.g. to drive cabinets at other addresses).
+    pub fn with_links(mut self, links: Vec<FieldLink>) -> Central {
+        self.links = links;
+        self
+    }
+
+    pub fn handle(&self) -> CentralHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until `duration` has passed (for ever when `None`).
+    pub async fn run(self, duration: Option<Duration>) {
+        let Central { site, mut algorithm, links, handle } = self;
+        let start = Instant::now();
+        let period = Duration::from_secs_f64(site.control.heartbeat_period_s.max(0.1));
+        let stale_after = Duration::from_secs_f64(site.control.stale_after_s.max(0.0));
+        let inputs = Arc::new(Mutex::new(Inputs::default()));
+        let (plan_tx, plan_rx) = watch::channel::<Option<CorridorPlan>>(None);
+        let mut tasks = tokio::task::JoinSet::new();
+        for link in links {
+            tasks.spawn(drive_link(link, site.clone(), handle.clone(), inputs.clone(), plan_rx.clone(), period));
+        }
+        let fallback = site.control.fallback_plan.as_deref().and_then(|p| CorridorPlan::named(&site, p));
+        let ids: Vec<String> =
+            site.intersections.iter().filter(|i| i.field_controller.is_some()).map(|i| i.id.clone()).collect();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut on_fallback = false;
+        loop {
+            tick.tick().await;
+            if duration.is_some_and(|d| start.elapsed() >= d) {
+                break;
+            }
+            let now = Instant::now();
+            let (snapshot, stale): (DetectorSnapshot, Vec<String>) = {
+                let Ok(inp) = inputs.lock() else { break };
+                let stale = ids
+                    .iter()
+                    .filter(|id| inp.fresh_at.get(*id).is_none_or(|t| now.duration_since(*t) > period * 3))
+                    .cloned()
+                    .collect();
+                let snap = DetectorSnapshot {
+                    now_s: start.elapsed().as_secs_f64(),
+                    detectors: inp.detectors.clone(),
+                    queues_m: BTreeMap::new(),
+                };
+                (snap, stale)
+            };
+            let stale_for = {
+                let inp = inputs.lock().ok();
+                stale
+                    .iter()
+                    .map(|id| {
+                        inp.as_ref()
+                            .and_then(|i| i.fresh_at.get(id))
+                            .map_or(start.elapsed(), |t| now.duration_since(*t))
+                    })
+                    .max()
+                    .unwrap_or_default()
+            };
+            if !stale.is_empty() && algorithm.needs_detectors() {
+                if stale_for > stale_after {
+                    if let (Some(fb), false) = (&fallback, on_fallback) {
+                        tracing::warn!(stale = ?stale, plan = %fb.name, "detector data stale for {:.0} s: fallback plan", stale_for.as_secs_f64());
+                        plan_tx.send_replace(Some(fb.clone()));
+                        on_fallback = true;
+                    }
+                    set_note(&handle, format!("inputs stale ({}): fallback plan", stale.join(", ")));
+                } else {
+                    set_note(&handle, format!("inputs stale ({}): holding the last plan", stale.join(", ")));
+                }
+                continue;
+            }
+            if on_fallback {
+                tracing::info!("detector data fresh again: back to {}", algorithm.name());
+                on_fallback = false;
+            }
+            set_note(&handle, format!("running {}", algorithm.name()));
+            if let Some(plan) = algorithm.observe(&site, &snapshot) {
+                tracing::info!(plan = %plan.name, "new corridor plan");
+                plan_tx.send_replace(Some(plan));
+            }
+        }
+        tasks.abort_all();
+    }
+}
+
+fn set_note(handle: &CentralHandle, note: String) {
+    if let Ok(mut n) = handle.planner_note.lock()
+        && *n != note
+    {
+        *n = note;
+    }
+}
+
+async fn drive_link(
+    mut link: FieldLink,
+    site: Site,
+    handle: CentralHandle,
+    inputs: Arc<Mutex<Inputs>>,
+    plans: watch::Receiver<Option<CorridorPlan>>,
+    period: Duration,
+) {
+    let id = link.intersection().id.clone();
+    let Some(inter) = site.intersection(&id).cloned() else { return };
+    let mut tick = tokio::time::interval(period);
+    let mut counter: u16 = 0;
+    let mut sent: Option<IntersectionPlan> = None;
+    let mut was_up = true;
+    loop {
+        tick.tick().await;
+        counter = counter.wrapping_add(1);
+        let result: Result<FieldStatus, crate::modbus::client::LinkError> = async {
+            let status = link.read_status().await?;
+            let detectors = link.read_detectors().await?;
+            if let Ok(mut inp) = inputs.lock() {
+                inp.detectors.extend(detectors);
+                inp.fresh_at.insert(id.clone(), Instant::now());
+            }
+            let manual = handle.override_for(&id);
+            let wanted = manual.clone().or_else(|| plans.borrow().as_ref().and_then(|p| p.for_intersection(&id).cloned()));
+            if let Some(plan) = wanted
+                && sent.as_ref() != Some(&plan)
+            {
+                match validate_plan(&inter, &plan) {
+                    Ok(()) => {
+                        link.push_plan(&plan).await?;
+                        tracing::info!(intersection = %id, plan = plan.plan_id, cycle_s = plan.cycle_s, offset_s = plan.offset_s, splits_s = ?plan.splits_s, "plan committed");
+                        sent = Some(plan);
+                    }
+                    Err(e) => tracing::error!(intersection = %id, "plan not sent: {e}"),
+                }
+            } else {
+                link.heartbeat(counter).await?;
+            }
+            Ok(status)
+        }
+        .await;
+        let stats = link.stats().clone();
+        let up = result.is_ok();
+        if up != was_up {
+            if up {
+                tracing::info!(intersection = %id, "field controller up");
+            } else {
+                tracing::warn!(intersection = %id, "field controller down");
+            }
+            was_up = up;
+        }
+        if !up {
+            // A cabinet that comes back may have fallen back or restarted: send the plan again.
+            sent = None;
+        }
+        handle.update(&id, |s| {
+            s.up = up;
+            s.requests = stats.requests;
+            s.errors = stats.errors;
+            s.latency_ms = stats.last_latency_ms;
+            s.plan_sent = sent.as_ref().map(|p| p.plan_id);
+            s.manual_override = handle.override_for(&id).map(|p| p.plan_id);
+            match &result {
+                Ok(st) => {
+                    s.mode = st.mode;
+                    s.plan_in_effect = st.plan_id;
+                    s.field = Some(st.clone());
+                }
+                Err(e) => s.last_error = Some(e.to_string()),
+            }
+        });
+    }
+}
