@@ -9,8 +9,8 @@ use nutgiao_vision::segmentation::score_cdnet;
 fn main() {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "../shared/data/video/cdnet-highway".into()));
     for subtractor in [Subtractor::Mog2] {
-        for var_threshold in [50.0, 70.0] {
-            for (open_px, close_px) in [(3, 15), (3, 21), (1, 15), (1, 21)] {
+        for var_threshold in [90.0, 120.0] {
+            for (open_px, close_px) in [(1, 11), (1, 15)] {
                 for fill_holes in [true] {
                     let p = BackgroundParams {
                         subtractor,

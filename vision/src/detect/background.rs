@@ -38,8 +38,8 @@ impl Default for BackgroundParams {
         Self {
             subtractor: Subtractor::Mog2,
             history: 500,
-            var_threshold: 40.0,
-            open_px: 3,
+            var_threshold: 70.0,
+            open_px: 1,
             close_px: 15,
             fill_holes: true,
             min_area_fraction: 0.0008,
