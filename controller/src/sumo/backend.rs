@@ -57,10 +57,10 @@ pub struct SumoConfig {
 
 impl SumoConfig {
     pub fn load(path: &Path) -> Result<SumoConfig, SumoError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SumoError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| SumoError::Io {
             what: "cannot read SUMO configuration",
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         let bad = |message: String| SumoError::Xml { path: path.to_owned(), what: "configuration", message };
         let doc = roxmltree::Document::parse(&text).map_err(|e| bad(e.to_string()))?;
@@ -159,16 +159,16 @@ pub fn run_control(site: &Site, run: &SumoRun, control: &mut dyn SignalControl) 
         })
         .collect();
 
-    let dir = tempfile::Builder::new().prefix("nutgiao-sumo-").tempdir().map_err(|source| SumoError::Io {
+    let dir = tempfile::Builder::new().prefix("nutgiao-sumo-").tempdir().map_err(|cause| SumoError::Io {
         what: "cannot create a temporary directory",
         path: std::env::temp_dir(),
-        source,
+        cause,
     })?;
     let loops_file = dir.path().join("nutgiao_detectors.add.xml");
-    std::fs::write(&loops_file, loops_xml(&loops)).map_err(|source| SumoError::Io {
+    std::fs::write(&loops_file, loops_xml(&loops)).map_err(|cause| SumoError::Io {
         what: "cannot write the detector file",
         path: loops_file.clone(),
-        source,
+        cause,
     })?;
     // `-a` replaces the configuration's additional files, so they are passed again with ours.
     let mut additional: Vec<String> = cfg.additional_files.iter().map(|p| p.display().to_string()).collect();

@@ -103,10 +103,10 @@ impl TlPhase {
 
 impl Net {
     pub fn load(path: &Path) -> Result<Net, SumoError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SumoError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| SumoError::Io {
             what: "cannot read SUMO network",
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Net::parse(&text).map_err(|message| SumoError::Xml { path: path.to_owned(), what: "network", message })
     }

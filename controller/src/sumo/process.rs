@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use super::error::SumoError;
 use super::traci::TraciClient;
 
+const DEBIAN_SUMO_HOME: &str = "/usr/share/sumo";
+
 /// How SUMO is started.
 #[derive(Debug, Clone)]
 pub struct SumoLaunch {
@@ -49,12 +51,16 @@ impl SumoProcess {
         let port = free_port()?;
         let program = launch.program.display().to_string();
         let mut cmd = Command::new(&launch.program);
+        // Without SUMO_HOME, SUMO looks its XML schemas up on the web; Debian installs them here.
+        if std::env::var_os("SUMO_HOME").is_none() && std::path::Path::new(DEBIAN_SUMO_HOME).is_dir() {
+            cmd.env("SUMO_HOME", DEBIAN_SUMO_HOME);
+        }
         cmd.args(&launch.args).arg("--remote-port").arg(port.to_string()).stdin(Stdio::null());
         if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
             cmd.stdout(Stdio::from(fd));
         }
         tracing::debug!(program, args = ?launch.args, port, "starting SUMO");
-        let child = cmd.spawn().map_err(|source| SumoError::Spawn { program, source })?;
+        let child = cmd.spawn().map_err(|cause| SumoError::Spawn { program, cause })?;
         let mut guard = ChildGuard(Some(child));
         let stream = connect(&mut guard, port, launch.connect_timeout)?;
         let client = TraciClient::new(stream, launch.answer_timeout)?;
@@ -81,9 +87,9 @@ impl SumoProcess {
                     kill(&mut child);
                     return Err(SumoError::Timeout { during: "SUMO's exit after close".into(), timeout_s: 120.0 });
                 }
-                Err(source) => {
+                Err(cause) => {
                     kill(&mut child);
-                    return Err(SumoError::ConnectionLost { during: "waiting for SUMO to exit".into(), source });
+                    return Err(SumoError::ConnectionLost { during: "waiting for SUMO to exit".into(), cause });
                 }
             }
         }
@@ -130,11 +136,11 @@ fn kill(child: &mut Child) {
 /// then exits and the error says so.
 fn free_port() -> Result<u16, SumoError> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|source| SumoError::ConnectionLost { during: "choosing a free TraCI port".into(), source })?;
+        .map_err(|cause| SumoError::ConnectionLost { during: "choosing a free TraCI port".into(), cause })?;
     listener
         .local_addr()
         .map(|a| a.port())
-        .map_err(|source| SumoError::ConnectionLost { during: "choosing a free TraCI port".into(), source })
+        .map_err(|cause| SumoError::ConnectionLost { during: "choosing a free TraCI port".into(), cause })
 }
 
 fn connect(guard: &mut ChildGuard, port: u16, timeout: Duration) -> Result<TcpStream, SumoError> {

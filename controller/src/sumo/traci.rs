@@ -21,7 +21,7 @@ const MAX_MESSAGE_BYTES: usize = 64 << 20;
 impl TraciClient {
     /// Wraps a connected stream; `timeout` bounds every read and write.
     pub fn new(stream: TcpStream, timeout: Duration) -> Result<Self, SumoError> {
-        let lost = |source| SumoError::ConnectionLost { during: "connection setup".into(), source };
+        let lost = |cause| SumoError::ConnectionLost { during: "connection setup".into(), cause };
         stream.set_read_timeout(Some(timeout)).map_err(lost)?;
         stream.set_write_timeout(Some(timeout)).map_err(lost)?;
         stream.set_nodelay(true).map_err(lost)?;
@@ -36,13 +36,20 @@ impl TraciClient {
             [] => "an empty request".into(),
         };
         let timeout_s = self.timeout.as_secs_f64();
-        let io_err = |source: std::io::Error| match source.kind() {
+        let io_err = |cause: std::io::Error| match cause.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => SumoError::Timeout { during: during(), timeout_s },
-            _ => SumoError::ConnectionLost { during: during(), source },
+            ErrorKind::UnexpectedEof => SumoError::ConnectionLost {
+                during: during(),
+                cause: std::io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "SUMO closed the connection (did it quit on an error?)",
+                ),
+            },
+            _ => SumoError::ConnectionLost { during: during(), cause },
         };
         let stream = self.stream.as_mut().ok_or_else(|| SumoError::ConnectionLost {
             during: during(),
-            source: std::io::Error::new(ErrorKind::NotConnected, "the connection was already closed"),
+            cause: std::io::Error::new(ErrorKind::NotConnected, "the connection was already closed"),
         })?;
         stream.write_all(&codec::encode_message(commands)).map_err(io_err)?;
         let mut header = [0u8; 4];
