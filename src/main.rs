@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod services;
 
 use std::process::ExitCode;
 
