@@ -64,10 +64,10 @@ impl PlanAlgorithm for Scats {
                 continue;
             }
             let g = &self.greens[k];
-            for s in 0..n {
-                let cap = sat * g[s] / self.cycle_s;
+            for (g, q) in g.iter().zip(&meter.q_vph) {
+                let cap = sat * g / self.cycle_s;
                 if cap > 0.0 {
-                    worst = worst.max(meter.q_vph[s] / cap);
+                    worst = worst.max(q / cap);
                 }
             }
             targets.push((meter.y.clone(), min_g, lost));

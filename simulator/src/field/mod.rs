@@ -6,6 +6,8 @@
 
 pub mod cabinet;
 pub mod monitor;
+#[cfg(test)]
+mod proptests;
 pub mod server;
 
 use std::sync::{Arc, Mutex};
