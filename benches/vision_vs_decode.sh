@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The vision pipeline's throughput against a decode-only GStreamer pipeline on the same
+# 1080p H.264 file, in the same run; then N concurrent 1080p streams.
+#
+#   cargo build --release --bin nutgiao && benches/vision_vs_decode.sh [N_STREAMS]
+#
+# The 1080p file is made here by scaling ../shared/data/video/cdnet-highway/highway.mp4.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-4}
+BIN=${NUTGIAO:-target/release/nutgiao}
+SRC=../shared/data/video/cdnet-highway/highway.mp4
+WORK=${WORK:-$(mktemp -d)}
+HD=$WORK/highway-1080p.mp4
+[ -f "$SRC" ] || { echo "skipping: $SRC is not beside the checkout"; exit 0; }
+
+if [ ! -f "$HD" ]; then
+  gst-launch-1.0 -q filesrc location="$SRC" ! decodebin ! videoconvert ! videoscale ! \
+    video/x-raw,width=1920,height=1080 ! x264enc speed-preset=veryfast bitrate=8000 key-int-max=50 ! \
+    video/x-h264,profile=high ! h264parse ! mp4mux ! filesink location="$HD"
+fi
+FRAMES=1700
+
+secs() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc -l; }
+
+decode=$(secs gst-launch-1.0 -q uridecodebin uri="file://$(realpath "$HD")" ! fakesink sync=false)
+decode_convert=$(secs gst-launch-1.0 -q uridecodebin uri="file://$(realpath "$HD")" ! videoscale ! \
+  video/x-raw,width=1280,height=720 ! videoconvert ! video/x-raw,format=BGR ! fakesink sync=false)
+native=$(secs "$BIN" count "$HD" --line 180,1125,1620,1125 --summary "$WORK/native.json")
+site=$(secs "$BIN" count "$HD" --site config/examples/arterial.toml --camera cam-J1-W --summary "$WORK/site.json")
+
+fps() { echo "$FRAMES / $1" | bc -l | xargs printf '%.1f'; }
+echo "file: $HD (1920x1080 H.264, $FRAMES frames)"
+echo "decode only (uridecodebin ! fakesink):                 $(fps "$decode") fps"
+echo "decode + scale 1280x720 + BGR (no vision):             $(fps "$decode_convert") fps"
+echo "nutgiao count, processing at 1920x1080:                $(fps "$native") fps  ratio $(echo "$decode / $native" | bc -l | xargs printf '%.2f')"
+echo "nutgiao count, site camera (processing at 1280x720):   $(fps "$site") fps  ratio $(echo "$decode / $site" | bc -l | xargs printf '%.2f')"
+echo "per-stage seconds (1280x720): $(grep -A7 stage_times_s "$WORK/site.json" | tr -d '\n ' )"
+
+start=$(date +%s.%N)
+for i in $(seq 1 "$N"); do
+  "$BIN" count "$HD" --site config/examples/arterial.toml --camera cam-J1-W --summary "$WORK/c$i.json" >/dev/null 2>&1 &
+done
+wait
+wall=$(echo "$(date +%s.%N) - $start" | bc -l)
+echo "$N concurrent 1080p streams (processing at 1280x720): $(echo "$N * $FRAMES / $wall" | bc -l | xargs printf '%.1f') frames/s in total, $(echo "$FRAMES / $wall" | bc -l | xargs printf '%.1f') fps per stream (real time needs 25)"
