@@ -124,8 +124,8 @@ pub fn next_speed(
             for o in obstacles {
                 let safe = match *o {
                     Obstacle::Leader { gap, speed: vl } => krauss_follow_speed(gap - d.min_gap, vl, d, dt),
-                    // SUMO stops at a stop line with no reaction headway.
-                    Obstacle::Stop { gap } => krauss_safe_stop_speed(gap, d.decel, 0.0, dt),
+                    // SUMO's Krauss stops at a stop line with one action step (= dt) of headway.
+                    Obstacle::Stop { gap } => krauss_safe_stop_speed(gap, d.decel, dt, dt),
                 };
                 v_max = v_max.min(safe);
             }
@@ -149,7 +149,7 @@ pub fn next_speed(
                     Obstacle::Leader { gap, speed: vl } => gap + brake_gap(vl, d.emergency_decel, dt),
                     Obstacle::Stop { gap } => gap,
                 };
-                v = v.min(krauss_safe_stop_speed(gap.max(0.0), d.emergency_decel, 0.0, dt).max(0.0));
+                v = v.min(krauss_safe_stop_speed(gap.max(0.0), d.emergency_decel, dt, dt).max(0.0));
             }
             v
         }
@@ -219,7 +219,7 @@ mod tests {
     fn safe_stop_speed_stops_within_gap() {
         let d = car();
         for gap in [0.5, 3.0, 10.0, 40.0, 100.0] {
-            let v = krauss_safe_stop_speed(gap, d.decel, 0.0, 1.0);
+            let v = krauss_safe_stop_speed(gap, d.decel, 1.0, 1.0);
             assert!(brake_gap(v, d.decel, 1.0) + v <= gap + 1e-6, "gap {gap} speed {v}");
         }
     }
