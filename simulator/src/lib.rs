@@ -8,6 +8,7 @@
 //! then [`Simulation::summary`] and the writers in [`output`].
 
 pub mod carfollow;
+#[cfg(feature = "cameras")] pub mod camera;
 mod demand;
 pub mod events;
 pub mod field;
