@@ -81,3 +81,149 @@ pub async fn apply_overrides(mut rx: mpsc::UnboundedReceiver<ControlCommand>, ha
         }
     }
 }
+
+/// Seconds since the Unix epoch, the time base of count bins in a live deployment.
+pub fn unix_now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Turns the cabinets' green/yellow/red bitmaps (bit p-1 for phase p) into phase states for
+/// the live state, keeping the time each indication began.
+pub async fn mirror_cabinet_signals(handle: CentralHandle, live: Live) {
+    use nutgiao_controller::{Indication, PhaseState};
+    let mut since: BTreeMap<(String, u8), (Indication, f64)> = BTreeMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let now = unix_now_s();
+        for st in handle.status() {
+            let (Some(field), Some(inter)) = (&st.field, live.site.intersection(&st.intersection)) else { continue };
+            let phases: Vec<PhaseState> = inter
+                .phases
+                .iter()
+                .map(|p| {
+                    let bit = 1u16 << (p.id.saturating_sub(1) & 15);
+                    let indication = if field.mode == Some(ControlMode::Flash) {
+                        Indication::FlashingRed
+                    } else if field.green & bit != 0 {
+                        Indication::Green
+                    } else if field.yellow & bit != 0 {
+                        Indication::Yellow
+                    } else {
+                        Indication::Red
+                    };
+                    let entry = since.entry((inter.id.clone(), p.id)).or_insert((indication, now));
+                    if entry.0 != indication {
+                        *entry = (indication, now);
+                    }
+                    PhaseState { phase: p.id, indication, since_s: entry.1 }
+                })
+                .collect();
+            live.report_signals(&inter.id, &phases);
+        }
+    }
+}
+
+/// What vision sees of the signals: the live state's phase indications.
+pub fn signal_feed(live: Live) -> Arc<dyn nutgiao_vision::signals::SignalFeed> {
+    use nutgiao_controller::Indication;
+    use nutgiao_vision::signals::Light;
+    Arc::new(move |intersection: &str, phase: u8| {
+        let signals = live.signals();
+        let state = signals.get(intersection)?.iter().find(|p| p.phase == phase)?;
+        Some(match state.indication {
+            Indication::Green | Indication::FlashingYellow => Light::Green,
+            Indication::Yellow => Light::Yellow,
+            Indication::Red | Indication::FlashingRed => Light::Red,
+        })
+    })
+}
+
+/// Forwards every stored vision event to the live state and the event bus. The vision store
+/// has it on disk already; the bus puts it in its outbox before sending.
+pub fn forward_vision(
+    rx: nutgiao_vision::crossbeam_channel::Receiver<nutgiao_vision::VisionEvent>,
+    live: Live,
+    bus: Option<nutgiao_ops::bus::Bus>,
+) -> std::thread::JoinHandle<()> {
+    use nutgiao_ops::events::{VehicleCounted, ViolationDetected};
+    use nutgiao_vision::EventKind;
+    std::thread::spawn(move || {
+        for ev in rx {
+            let published = match &ev.kind {
+                EventKind::Count(c) => {
+                    let count = VehicleCounted {
+                        camera: ev.camera.clone(),
+                        line: c.line.clone(),
+                        lane: c.lane,
+                        direction: if c.direction > 0 { "positive" } else { "negative" }.to_owned(),
+                        class: c.class.clone(),
+                        time_s: unix_now_s(),
+                    };
+                    let r = bus.as_ref().map(|b| b.publish("counts", &ev.camera, &ev.id, &count));
+                    live.report_count(count);
+                    r
+                }
+                EventKind::Violation(v) => {
+                    let jpeg = v.evidence.iter().find(|e| e.path.ends_with(".jpg") || e.path.ends_with(".jpeg"));
+                    let violation = ViolationDetected {
+                        id: ev.id.clone(),
+                        camera: ev.camera.clone(),
+                        kind: v.violation.as_str().to_owned(),
+                        class: v.class.clone(),
+                        time_s: unix_now_s(),
+                        speed_kmh: v.speed_kmh,
+                        evidence: jpeg.map(|e| e.path.clone()),
+                        evidence_sha256: jpeg.map(|e| e.sha256.clone()),
+                    };
+                    let r = bus.as_ref().map(|b| b.publish("violations", &ev.camera, &ev.id, &violation));
+                    live.report_violation(violation);
+                    r
+                }
+                EventKind::CameraStatus(s) => {
+                    let key = format!("camera/{}", ev.camera);
+                    bus.as_ref().map(|b| b.publish("status", &key, &ev.id, s))
+                }
+            };
+            if let Some(Err(e)) = published {
+                tracing::error!("event {} not queued for the bus: {e}", ev.id);
+            }
+        }
+    })
+}
+
+/// Reports each camera's health (frames, drops, per-stage times) every two seconds.
+pub fn mirror_cameras(
+    healths: Vec<Arc<std::sync::Mutex<nutgiao_vision::service::CameraHealth>>>,
+    live: Live,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut last: BTreeMap<String, (u64, u64, [f64; 4])> = BTreeMap::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_secs(2));
+            for h in &healths {
+                let Ok(h) = h.lock().map(|h| h.clone()) else { continue };
+                let t = &h.stage_times_s;
+                let totals = [t.ingest_s, t.detect_s, t.track_s, t.count_s];
+                let (f0, d0, t0) = last.get(&h.camera).copied().unwrap_or((0, 0, [0.0; 4]));
+                let frames = h.frames.saturating_sub(f0);
+                let per_frame = |i: usize| if frames > 0 { (totals[i] - t0[i]).max(0.0) / frames as f64 } else { 0.0 };
+                live.report_camera(nutgiao_ops::events::CameraHealth {
+                    camera: h.camera.clone(),
+                    up: h.up,
+                    fps: h.fps,
+                    frames,
+                    dropped: h.dropped_frames.saturating_sub(d0),
+                    stages: if frames > 0 {
+                        ["ingest", "detect", "track", "count"].iter().enumerate().map(|(i, s)| ((*s).to_owned(), per_frame(i))).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    cause: h.cause.clone(),
+                });
+                last.insert(h.camera.clone(), (h.frames, h.dropped_frames, totals));
+            }
+        }
+    })
+}
