@@ -5,6 +5,7 @@
 mod check;
 mod ops;
 mod control;
+mod demo;
 mod simulate;
 mod sumo;
 mod vision;

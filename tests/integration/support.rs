@@ -95,3 +95,17 @@ impl Drop for Child {
         let _ = self.0.wait();
     }
 }
+
+/// A copy of the arterial in `dir` whose three cabinets listen on free loopback ports, so that
+/// tests running side by side never share a Modbus port. Returns the file and the ports.
+#[allow(dead_code)]
+pub fn arterial_on_free_ports(dir: &Path) -> (PathBuf, [u16; 3]) {
+    let mut text = std::fs::read_to_string(arterial()).unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    for (k, port) in ports.iter().enumerate() {
+        text = text.replace(&format!("127.0.0.1:1502{}", k + 1), &format!("127.0.0.1:{port}"));
+    }
+    let path = dir.join("arterial.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, ports)
+}
