@@ -26,7 +26,7 @@ secs() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s
 decode=$(secs gst-launch-1.0 -q uridecodebin uri="file://$(realpath "$HD")" ! fakesink sync=false)
 decode_convert=$(secs gst-launch-1.0 -q uridecodebin uri="file://$(realpath "$HD")" ! videoscale ! \
   video/x-raw,width=1280,height=720 ! videoconvert ! video/x-raw,format=BGR ! fakesink sync=false)
-native=$(secs "$BIN" count "$HD" --line 180,1125,1620,1125 --summary "$WORK/native.json")
+native=$(secs "$BIN" count "$HD" --line 360,675,1680,675 --summary "$WORK/native.json")
 site=$(secs "$BIN" count "$HD" --site config/examples/arterial.toml --camera cam-J1-W --summary "$WORK/site.json")
 
 fps() { echo "$FRAMES / $1" | bc -l | xargs printf '%.1f'; }
