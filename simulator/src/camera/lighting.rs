@@ -153,7 +153,7 @@ impl Noise {
             for (i, v) in chunk.iter_mut().enumerate() {
                 let a = ((r >> (16 * i)) & 0xFF) as i32;
                 let b = ((r >> (16 * i + 8)) & 0xFF) as i32;
-                let n = ((a - b) * scale) >> 8;
+                let n = ((a - b) * scale + 128) >> 8;
                 *v = (i32::from(*v) + n).clamp(0, 255) as u8;
             }
         }
