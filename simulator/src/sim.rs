@@ -477,8 +477,9 @@ impl Simulation {
         }
         // Keep the junction clear: do not enter unless the exit lane has room for the whole vehicle.
         if v.next_lane != NONE && to_line < 20.0 {
-            let (back, _) = self.entry_space(v.next_lane, v.slots);
+            let (back, speed) = self.entry_space(v.next_lane, v.slots);
             if back < v.length + v.driver.min_gap.min(1.0)
+                && speed < HALTING_SPEED_MS
                 && brake_gap(v.speed, v.driver.decel, self.opts.step_s) <= to_line
             {
                 return true;
@@ -751,7 +752,19 @@ impl Simulation {
         let next_link = route.links[v.leg as usize + 1];
         let turn = self.next_turn(v.route, v.leg + 1);
         let kerb = v.illegal_stop.is_some_and(|(l, _, _)| l == next_link);
-        let lane = self.choose_lane(next_link, turn, v.slots, kerb);
+        // Lanes connect lane to lane across the junction, as SUMO's connections do, so that
+        // streams from neighbouring lanes do not cut into each other on the exit.
+        let exit = &self.net.links[next_link as usize];
+        let m = self.demand.routes[v.route as usize].movements[v.leg as usize];
+        let here = self.net.lanes[v.lane as usize].index;
+        let preferred = match (m != NONE).then(|| self.net.movements[m as usize].turn) {
+            Some(Turn::Right) => 0,
+            Some(Turn::Left | Turn::UTurn) => exit.lanes - 1,
+            _ => here.min(exit.lanes - 1),
+        };
+        let g = exit.first_lane + u32::from(preferred);
+        let allowed = turn.is_none_or(|t| self.net.lanes[g as usize].turns & (1 << turn_index(t)) != 0);
+        let lane = if kerb || !allowed { self.choose_lane(next_link, turn, v.slots, kerb) } else { g };
         self.vehs[slot as usize].next_lane = lane;
     }
 
