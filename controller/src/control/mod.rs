@@ -44,7 +44,7 @@ pub fn by_name(site: &Site, name: &str) -> Result<Box<dyn SignalControl>, Contro
         return Ok(Box::new(SequencedControl::fixed(site, name, &plan)?));
     }
     match name {
-        "actuated" => Ok(Box::new(SequencedControl::uniform(site, name, Mode::Actuated)?)),
+        "actuated" | "adaptive" => Ok(Box::new(SequencedControl::uniform(site, name, Mode::Actuated)?)),
         "max-pressure" => Ok(Box::new(crate::algorithms::maxpressure::MaxPressure::new(site)?)),
         _ if NAMES.contains(&name) => {
             let algorithm = crate::algorithms::planner(site, name)?;
