@@ -15,8 +15,9 @@ use nutgiao_ops::{ApiState, ControlCommand, ControllerStatus, Live, PlanStatus, 
 use tokio::sync::mpsc;
 
 /// Opens the live state, metrics and audit log; API writes use the tokens in the site's
-/// `operations.token_env` variable (`name:token,...`).
-pub fn open_ops(site: Arc<Site>, data_dir: &Path) -> anyhow::Result<ApiState> {
+/// `operations.token_env` variable (`name:token,...`). Operators' commands arrive on the
+/// returned receiver, for [`apply_overrides`].
+pub fn open_ops(site: Arc<Site>, data_dir: &Path) -> anyhow::Result<(ApiState, mpsc::UnboundedReceiver<ControlCommand>)> {
     let tokens = Tokens::parse(&std::env::var(&site.operations.token_env).unwrap_or_default());
     if std::env::var_os(&site.operations.token_env).is_none() {
         tracing::warn!(
@@ -24,7 +25,10 @@ pub fn open_ops(site: Arc<Site>, data_dir: &Path) -> anyhow::Result<ApiState> {
             "no API token configured: the dashboard and API are read-only"
         );
     }
-    nutgiao_ops::open(site, data_dir, tokens).with_context(|| format!("operations data in {}", data_dir.display()))
+    let state = nutgiao_ops::open(site, data_dir, tokens)
+        .with_context(|| format!("operations data in {}", data_dir.display()))?;
+    let (commands, rx) = mpsc::unbounded_channel();
+    Ok((ApiState { live: state.live.with_commands(commands), ..state }, rx))
 }
 
 fn mode_name(mode: Option<ControlMode>) -> &'static str {

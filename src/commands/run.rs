@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nutgiao_controller::central::Central;
-use nutgiao_ops::ApiState;
 use nutgiao_vision::camera::CameraSetup;
 use nutgiao_vision::ingest::Pacing;
 use nutgiao_vision::service::{CameraService, ServiceOptions};
@@ -22,9 +21,7 @@ use crate::services;
 pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
     let site = Arc::new(nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?);
     let data_dir = PathBuf::from(&site.operations.data_dir);
-    let state = services::open_ops(site.clone(), &data_dir)?;
-    let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
-    let state = ApiState { live: state.live.with_commands(commands), ..state };
+    let (state, command_rx) = services::open_ops(site.clone(), &data_dir)?;
     let live = state.live.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
 

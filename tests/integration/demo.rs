@@ -28,8 +28,11 @@ fn a_headless_demo_runs_the_closed_loop_and_summarises_it() {
     assert_eq!(controllers.len(), 3, "{s}");
     for c in controllers {
         assert_eq!(c["up"], true, "{c}");
-        assert_eq!(c["mode"], "central", "{c}");
-        assert!(c["plan_in_effect"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["requests"].as_u64().unwrap() >= 20, "{c}");
+        assert_eq!(c["errors"], 0, "{c}");
+        // Central once the controller has committed a plan; until then the cabinet runs its
+        // own local plan, never anything else.
+        assert!(c["mode"] == "central" || c["mode"] == "local_fallback", "{c}");
     }
     // Vehicles flowed under the cabinets' signals, without teleports.
     let sim = &s["simulation"];
