@@ -198,6 +198,49 @@ mod tests {
         assert!(err.to_string().contains("J2"));
     }
 
+    fn any_indication() -> impl proptest::strategy::Strategy<Value = Indication> {
+        proptest::prop_oneof![
+            proptest::strategy::Just(Indication::Red),
+            proptest::strategy::Just(Indication::Yellow),
+            proptest::strategy::Just(Indication::Green),
+            proptest::strategy::Just(Indication::FlashingRed),
+            proptest::strategy::Just(Indication::FlashingYellow),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the controller asks for, SUMO never receives a state in which links of two
+        /// conflicting phases may both enter, and a link only shows green when its phase does.
+        #[test]
+        fn no_state_lets_conflicting_phases_enter_together(
+            shown in proptest::collection::vec(any_indication(), 4),
+            inter in 0usize..3,
+        ) {
+            let Some((site, net)) = arterial() else { return Ok(()) };
+            let inter = &site.intersections[inter];
+            let m = TlsMapping::new(&site, inter, &net).unwrap();
+            let phases: Vec<PhaseState> = [2u8, 4, 6, 8]
+                .iter()
+                .zip(&shown)
+                .map(|(&phase, &indication)| PhaseState { phase, indication, since_s: 0.0 })
+                .collect();
+            let enters = |id: PhaseId| phases.iter().any(|p| p.phase == id && p.indication.permits_entry());
+            let conflict = inter.phases.iter().any(|p| enters(p.id) && p.conflicts.iter().any(|c| enters(*c)));
+            match m.state(&phases, 0.0) {
+                Err(SumoError::ConflictingGreens { .. }) => proptest::prop_assert!(conflict),
+                Err(e) => proptest::prop_assert!(false, "unexpected error {e}"),
+                Ok(state) => {
+                    proptest::prop_assert!(!conflict);
+                    for (link, c) in m.links.iter().zip(state.chars()) {
+                        if matches!(c, 'G' | 'g') {
+                            proptest::prop_assert!(link.phases.iter().any(|id| phases.iter().any(|p| p.phase == *id && p.indication == Indication::Green)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn an_intersection_missing_from_the_net_is_named() {
         let Some((mut site, net)) = arterial() else { return };
