@@ -246,3 +246,62 @@ impl Publisher {
         }
     }
 }
+
+/// A message received from the bus: its topic and the event's JSON envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub topic: String,
+    pub payload: serde_json::Value,
+}
+
+/// Subscribes to `nutgiao/<site>/<kind>/#` for each kind and forwards every message until the
+/// receiver is dropped; reconnects with backoff while the broker is away.
+pub async fn subscribe(
+    broker: &str,
+    client_id: &str,
+    site: &str,
+    kinds: &[&str],
+    tx: tokio::sync::mpsc::UnboundedSender<Received>,
+) -> Result<(), BusError> {
+    let (host, port) = broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| BusError::Address(broker.to_owned()))?;
+    let topics: Vec<String> = kinds.iter().map(|k| format!("nutgiao/{site}/{k}/#")).collect();
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let mut options = MqttOptions::new(client_id, host.clone(), port);
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    backoff = Duration::from_millis(200);
+                    for t in &topics {
+                        // Queued in the client; the event loop sends it.
+                        let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                    }
+                    tracing::info!(topics = ?topics, "subscribed to the event bus");
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => match serde_json::from_slice(&p.payload) {
+                    Ok(payload) => {
+                        if tx.send(Received { topic: p.topic.clone(), payload }).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => tracing::warn!(topic = %p.topic, "not a nutgiao event: {e}"),
+                },
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!("event bus subscription: {e}");
+                    break;
+                }
+            }
+        }
+        if tx.is_closed() {
+            return Ok(());
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
