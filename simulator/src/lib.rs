@@ -73,3 +73,6 @@ pub struct VehicleView {
     /// Driving against the link's direction.
     pub wrong_way: bool,
 }
+
+#[cfg(test)]
+mod tests;
