@@ -103,6 +103,8 @@ struct CamLines {
     stop_lines: Vec<(String, String)>,
     width: f64,
     height: f64,
+    /// Where the camera is meant to look (the whole picture when the site gives none).
+    roi: Vec<[f64; 2]>,
     pinhole: Option<nutgiao_config::pose::Pinhole>,
 }
 
@@ -225,8 +227,9 @@ impl TruthRecorder {
             }
             let limit = self.limits_kmh.get(&v.link).copied().unwrap_or(f64::INFINITY);
             let speeding = v.misbehaviour == Some(MisbehaviourKind::Speeder) && v.speed_ms * 3.6 > 1.1 * limit;
+            let in_roi = inside(&self.cams[camera].roi, s.foot_px);
             for (kind, on) in [("wrong_way", v.wrong_way), ("speeding", speeding)] {
-                if on {
+                if on && in_roi {
                     let c = super::vehicles::centre(v);
                     self.open
                         .entry((camera, kind, v.id))
@@ -400,6 +403,7 @@ fn cam_lines(c: &Camera) -> CamLines {
             .collect(),
         width: f64::from(c.resolution[0]),
         height: f64::from(c.resolution[1]),
+        roi: c.roi.clone(),
         pinhole: c.pose.as_ref().map(|p| nutgiao_config::pose::Pinhole::new(p, c.resolution)),
     }
 }
@@ -421,6 +425,21 @@ fn truth_camera(c: &Camera) -> TruthCamera {
             })
             .collect(),
     }
+}
+
+/// Even-odd test; an empty polygon is the whole picture.
+fn inside(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
+    if poly.len() < 3 {
+        return true;
+    }
+    let mut odd = false;
+    for i in 0..poly.len() {
+        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+        if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]) {
+            odd = !odd;
+        }
+    }
+    odd
 }
 
 fn round2(x: f64) -> f64 {
