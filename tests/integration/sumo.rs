@@ -19,12 +19,16 @@ fn sumo_arterial() -> Option<PathBuf> {
     Some(data)
 }
 
-/// SUMO on the static arterial, with one induction loop 100 m into WJ1's kerb lane.
+/// SUMO on the static arterial, with an induction loop 100 m into WJ1's kerb lane and a
+/// lane-area detector over its last 142 m.
 fn start_arterial(data: &std::path::Path, dir: &std::path::Path, end_s: u32) -> SumoProcess {
     let loops = dir.join("loops.add.xml");
     std::fs::write(
         &loops,
-        r#"<additional><inductionLoop id="wj1_kerb" lane="WJ1_0" pos="100" period="60" file="NUL"/></additional>"#,
+        r#"<additional>
+            <inductionLoop id="wj1_kerb" lane="WJ1_0" pos="100" period="60" file="NUL"/>
+            <laneAreaDetector id="wj1_kerb_queue" lane="WJ1_0" pos="150" endPos="292" period="60" file="NUL"/>
+        </additional>"#,
     )
     .unwrap();
     let args: Vec<String> = [
@@ -80,6 +84,8 @@ fn traci_client_steps_reads_and_sets_signals_on_a_real_sumo() {
     assert_eq!(c.tl_state("J1").unwrap(), red);
     let halting = c.lane_halting("WJ1_0").unwrap() + c.lane_halting("WJ1_1").unwrap();
     assert!(halting >= 3, "only {halting} vehicles halt on WJ1 after 30 s of red");
+    let jam = c.lane_area_jam_length_m("wj1_kerb_queue").unwrap();
+    assert!(jam > 0.0, "the lane-area detector over WJ1's kerb lane sees no queue after 30 s of red");
 
     // A refused request is a clear error and leaves the session usable.
     let err = c.tl_state("J9").unwrap_err();

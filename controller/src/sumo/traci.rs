@@ -208,3 +208,71 @@ pub fn as_string(v: Value, what: &str) -> Result<String, SumoError> {
         other => Err(unexpected(what, &other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A peer on a real loopback socket that accepts and then does what `behave` says.
+    fn peer(behave: impl FnOnce(TcpStream) + Send + 'static) -> TcpStream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((s, _)) = listener.accept() {
+                behave(s);
+            }
+        });
+        TcpStream::connect(addr).unwrap()
+    }
+
+    #[test]
+    fn a_silent_peer_is_a_timeout_naming_the_request() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let stream = peer(move |s| {
+            // Hold the connection open without answering until the client gave up.
+            let _ = rx.recv();
+            drop(s);
+        });
+        let mut c = TraciClient::new(stream, Duration::from_millis(200)).unwrap();
+        let err = c.step().unwrap_err();
+        assert!(matches!(err, SumoError::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("simulation step"), "{err}");
+        let _ = tx.send(());
+    }
+
+    #[test]
+    fn a_peer_that_hangs_up_is_a_lost_connection() {
+        let stream = peer(drop);
+        let mut c = TraciClient::new(stream, Duration::from_secs(5)).unwrap();
+        let err = c.tl_state("J1").unwrap_err();
+        assert!(matches!(err, SumoError::ConnectionLost { .. }), "{err}");
+        assert!(err.to_string().contains("traffic light `J1`"), "{err}");
+    }
+
+    #[test]
+    fn an_absurd_length_is_a_bad_response() {
+        let stream = peer(|mut s| {
+            let _ = s.write_all(&[0x7f, 0xff, 0xff, 0xff]);
+            std::thread::sleep(Duration::from_millis(50));
+        });
+        let mut c = TraciClient::new(stream, Duration::from_secs(5)).unwrap();
+        let err = c.version().unwrap_err();
+        assert!(matches!(err, SumoError::BadResponse(_)), "{err}");
+    }
+
+    #[test]
+    fn a_closed_client_refuses_further_requests() {
+        let stream = peer(|mut s| {
+            // Answer the close command with an OK status, as SUMO does.
+            let mut buf = [0u8; 6];
+            let _ = std::io::Read::read_exact(&mut s, &mut buf);
+            let _ = s.write_all(&[0, 0, 0, 11, 7, 0x7f, 0, 0, 0, 0, 0]);
+        });
+        let mut c = TraciClient::new(stream, Duration::from_secs(5)).unwrap();
+        c.close().unwrap();
+        assert!(matches!(c.step().unwrap_err(), SumoError::ConnectionLost { .. }));
+    }
+}
