@@ -30,6 +30,11 @@ pub enum Mode {
     /// Fully actuated: min green, extension by passage time (gap-out), max-out; stages
     /// without a call are skipped, and the next called stage in order is served.
     Actuated,
+    /// Actuated-coordinated: a plan's cycle, offset and order, but every stage after the
+    /// first ends early on gap-out (after its minimum green); the first, coordinated stage
+    /// then starts early and the offset correction lengthens it, so the arterial gets the
+    /// time the side streets did not use.
+    Coordinated(IntersectionPlan),
     /// An algorithm requests the stage (see `request_stage`); min green still holds and a
     /// requested change always runs the full yellow and red clearance.
     Directed,
@@ -38,7 +43,7 @@ pub enum Mode {
 impl Mode {
     pub fn plan(&self) -> Option<&IntersectionPlan> {
         match self {
-            Mode::Fixed(p) => Some(p),
+            Mode::Fixed(p) | Mode::Coordinated(p) => Some(p),
             _ => None,
         }
     }
@@ -101,7 +106,7 @@ pub struct Sequencer {
 impl Sequencer {
     /// A sequencer in `mode`; a fixed plan is validated first.
     pub fn new(inter: &Intersection, mode: Mode) -> Result<Sequencer, PlanError> {
-        if let Mode::Fixed(plan) = &mode {
+        if let Some(plan) = mode.plan() {
             validate_plan(inter, plan)?;
         }
         let phases: Vec<PhaseTiming> = inter
@@ -158,7 +163,7 @@ impl Sequencer {
     /// Runs `mode` from the next stage end on. A fixed plan is validated first and a refused
     /// one changes nothing. Before the first update it applies at once.
     pub fn set_mode(&mut self, mode: Mode) -> Result<(), PlanError> {
-        if let Mode::Fixed(plan) = &mode {
+        if let Some(plan) = mode.plan() {
             validate_plan(&self.intersection, plan)?;
         }
         if self.interval.is_none() {
@@ -190,9 +195,9 @@ impl Sequencer {
             Some(Interval::Change { to, start_s, .. }) => (to, false, start_s),
             None => (0, false, self.now_s),
         };
-        let cycle_timer_s = match &self.mode {
-            Mode::Fixed(p) => (self.now_s - p.offset_s).rem_euclid(p.cycle_s),
-            _ => self.now_s - self.cycle_start_s,
+        let cycle_timer_s = match self.mode.plan() {
+            Some(p) => (self.now_s - p.offset_s).rem_euclid(p.cycle_s),
+            None => self.now_s - self.cycle_start_s,
         };
         SequencerStatus {
             stage,
@@ -244,7 +249,7 @@ impl Sequencer {
             self.states[i] = PhaseState { phase: self.phases[i].id, indication: Indication::Red, since_s: now };
         }
         let stage = match &self.mode {
-            Mode::Fixed(p) => {
+            Mode::Fixed(p) | Mode::Coordinated(p) => {
                 // Join the plan where it stands, as SUMO does with a program's offset.
                 let pos = (now - p.offset_s).rem_euclid(p.cycle_s);
                 let mut acc = 0.0;
@@ -287,7 +292,7 @@ impl Sequencer {
     fn begin_green(&mut self, stage: usize, now: f64, _startup: bool) {
         let st = &self.stages[stage];
         let end = match &self.mode {
-            Mode::Fixed(p) => now + fixed_green_s(p, stage, st, now),
+            Mode::Fixed(p) | Mode::Coordinated(p) => now + fixed_green_s(p, stage, st, now),
             Mode::Actuated | Mode::Directed => now + st.min_green_s,
         };
         self.green_on(stage, now, end);
@@ -304,6 +309,10 @@ impl Sequencer {
         let n = self.stages.len();
         match &self.mode {
             Mode::Fixed(_) => (now + EPS >= end_s).then_some((stage + 1) % n),
+            Mode::Coordinated(_) => {
+                let gapped_out = stage != 0 && !st.phases.iter().any(|&p| self.actuation.extends(p, snap));
+                (now + EPS >= end_s || gapped_out).then_some((stage + 1) % n)
+            }
             Mode::Actuated => {
                 let called = (1..n).map(|k| (stage + k) % n).find(|&s| self.stage_has_call(s, snap));
                 let next = match (called, self.pending.is_some()) {
@@ -336,7 +345,7 @@ impl Sequencer {
             self.mode = mode;
         }
         let to = match &self.mode {
-            Mode::Fixed(_) => (from + 1) % self.stages.len(),
+            Mode::Fixed(_) | Mode::Coordinated(_) => (from + 1) % self.stages.len(),
             _ => to,
         };
         if self.requested == Some(to) {

@@ -44,7 +44,11 @@ pub fn by_name(site: &Site, name: &str) -> Result<Box<dyn SignalControl>, Contro
         return Ok(Box::new(SequencedControl::fixed(site, name, &plan)?));
     }
     match name {
-        "actuated" | "adaptive" => Ok(Box::new(SequencedControl::uniform(site, name, Mode::Actuated)?)),
+        "actuated" => Ok(Box::new(SequencedControl::uniform(site, name, Mode::Actuated)?)),
+        "adaptive" => {
+            let algorithm = crate::algorithms::planner(site, "green-wave")?;
+            Ok(Box::new(crate::algorithms::PlannedControl::new(site, name, algorithm)?.coordinated()))
+        }
         "max-pressure" => Ok(Box::new(crate::algorithms::maxpressure::MaxPressure::new(site)?)),
         _ if NAMES.contains(&name) => {
             let algorithm = crate::algorithms::planner(site, name)?;

@@ -254,7 +254,7 @@ fn refused_plan_changes_nothing() {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Plan { cycle: f64, share: f64, offset: f64 },
+    Plan { cycle: f64, share: f64, offset: f64, coordinated: bool },
     Actuated,
     Directed,
     Request(usize),
@@ -264,7 +264,7 @@ enum Action {
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         6 => Just(Action::None),
-        1 => (10.0f64..150.0, 0.05f64..0.95, 0.0f64..1.0).prop_map(|(cycle, share, offset)| Action::Plan { cycle, share, offset }),
+        1 => (10.0f64..150.0, 0.05f64..0.95, 0.0f64..1.0, any::<bool>()).prop_map(|(cycle, share, offset, coordinated)| Action::Plan { cycle, share, offset, coordinated }),
         1 => Just(Action::Actuated),
         1 => Just(Action::Directed),
         2 => (0usize..3).prop_map(Action::Request),
@@ -318,12 +318,12 @@ proptest! {
         let mut now = 0.0;
         for t in &ticks {
             match &t.action {
-                Action::Plan { cycle, share, offset } => {
+                Action::Plan { cycle, share, offset, coordinated } => {
                     let split0 = (cycle * share * 10.0).round() / 10.0;
                     let p = IntersectionPlan { plan_id: 5, intersection: inter.id.clone(), cycle_s: *cycle, offset_s: offset * cycle, splits_s: vec![split0, cycle - split0] };
                     let expected = validate_plan(&inter, &p);
                     let before = seq.pending().cloned();
-                    let got = seq.set_mode(Mode::Fixed(p));
+                    let got = seq.set_mode(if *coordinated { Mode::Coordinated(p) } else { Mode::Fixed(p) });
                     prop_assert_eq!(got.is_ok(), expected.is_ok());
                     if got.is_err() { prop_assert_eq!(seq.pending().cloned(), before); }
                 }
