@@ -8,10 +8,11 @@ use nutgiao_vision::segmentation::score_cdnet;
 
 fn main() {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "../shared/data/video/cdnet-highway".into()));
+    // KNN ignores var_threshold (its distance threshold is fixed at 400), so only MOG2 is swept.
     for subtractor in [Subtractor::Mog2] {
-        for var_threshold in [90.0, 120.0] {
-            for (open_px, close_px) in [(1, 11), (1, 15)] {
-                for fill_holes in [true] {
+        for var_threshold in [30.0, 50.0, 70.0, 90.0] {
+            for (open_px, close_px) in [(1, 11), (1, 15), (3, 15), (3, 21)] {
+                for fill_holes in [true, false] {
                     let p = BackgroundParams {
                         subtractor,
                         var_threshold,

@@ -135,37 +135,35 @@ impl FrameSource {
         if self.finished {
             return Ok(None);
         }
-        loop {
-            if let Some(cause) = self.bus_error() {
+        if let Some(cause) = self.bus_error() {
+            self.finished = true;
+            return Err(VisionError::Source { camera: self.camera.clone(), cause });
+        }
+        match self.sink.try_pull_sample(gst::ClockTime::from_mseconds(timeout.as_millis() as u64)) {
+            Some(sample) => self.convert(&sample).map(Some),
+            None if self.sink.is_eos() => {
                 self.finished = true;
-                return Err(VisionError::Source { camera: self.camera.clone(), cause });
-            }
-            match self.sink.try_pull_sample(gst::ClockTime::from_mseconds(timeout.as_millis() as u64)) {
-                Some(sample) => return self.convert(&sample).map(Some),
-                None if self.sink.is_eos() => {
-                    self.finished = true;
-                    if let Some(cause) = self.bus_error() {
-                        return Err(VisionError::Source { camera: self.camera.clone(), cause });
-                    }
-                    if self.next_index == 0 {
-                        return Err(VisionError::NoFrames {
-                            camera: self.camera.clone(),
-                            cause: "the stream has no decodable video".into(),
-                        });
-                    }
-                    return Ok(None);
+                if let Some(cause) = self.bus_error() {
+                    return Err(VisionError::Source { camera: self.camera.clone(), cause });
                 }
-                None => {
-                    // A timeout: a live camera that went quiet is the caller's call.
-                    if let Some(cause) = self.bus_error() {
-                        self.finished = true;
-                        return Err(VisionError::Source { camera: self.camera.clone(), cause });
-                    }
-                    return Err(VisionError::Source {
+                if self.next_index == 0 {
+                    return Err(VisionError::NoFrames {
                         camera: self.camera.clone(),
-                        cause: format!("no frame within {} ms", timeout.as_millis()),
+                        cause: "the stream has no decodable video".into(),
                     });
                 }
+                Ok(None)
+            }
+            None => {
+                // A timeout: a live camera that went quiet is the caller's call.
+                if let Some(cause) = self.bus_error() {
+                    self.finished = true;
+                    return Err(VisionError::Source { camera: self.camera.clone(), cause });
+                }
+                Err(VisionError::Source {
+                    camera: self.camera.clone(),
+                    cause: format!("no frame within {} ms", timeout.as_millis()),
+                })
             }
         }
     }

@@ -33,7 +33,7 @@ pub fn classify(size: GroundSize) -> Option<VehicleKind> {
     let GroundSize { width_m: w, length_m: l } = size;
     let longest = w.max(l);
     let area = w * l;
-    if longest < 1.0 || area < 0.6 || area > 80.0 {
+    if longest < 1.0 || !(0.6..=80.0).contains(&area) {
         return None;
     }
     if w < 1.3 && l < 3.2 {
