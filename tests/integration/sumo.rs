@@ -222,3 +222,44 @@ fn a_site_that_does_not_match_the_network_is_refused_before_sumo_starts() {
     let err = run_control(&site, &run, control.as_mut()).unwrap_err().to_string();
     assert!(err.contains("J1J2"), "{err}");
 }
+
+#[test]
+fn control_with_sumo_runs_the_command_line_interface_scripts_rely_on() {
+    let Some(data) = sumo_arterial() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("arterial.sumocfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"<configuration><input><net-file value="{}"/><route-files value="{}"/></input>
+               <time><begin value="0"/><end value="3600"/><step-length value="1"/></time></configuration>"#,
+            data.join("arterial_static.net.xml").display(),
+            data.join("arterial.rou.xml").display()
+        ),
+    )
+    .unwrap();
+    let trips = dir.path().join("trips.xml");
+    let out = nutgiao()
+        .args(["control"])
+        .arg(arterial())
+        .arg("--sumo")
+        .arg(&cfg)
+        .args(["--controller", "fixed:fixed90", "--seed", "2", "--duration", "150", "--", "--tripinfo-output"])
+        .arg(&trips)
+        .arg("--no-step-log")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the summary is JSON on stdout");
+    assert_eq!(summary["controller"], "fixed:fixed90");
+    assert_eq!(summary["steps"], 150);
+    assert_eq!(summary["teleports"], 0);
+    // SUMO honoured the passed-through argument and wrote one tripinfo per arrived vehicle.
+    let xml = std::fs::read_to_string(&trips).unwrap();
+    assert_eq!(xml.matches("<tripinfo ").count() as u64, summary["arrived"].as_u64().unwrap());
+
+    let missing = dir.path().join("missing.sumocfg");
+    let out = nutgiao().arg("control").arg(arterial()).arg("--sumo").arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.sumocfg"));
+}
