@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn learns_a_constant_velocity_and_coasts_through_a_gap() {
-        let mut kf = ConstantVelocity::new([0.0, 0.0], 50.0, 2.0);
+        let mut kf = ConstantVelocity::new([0.0, 100.0], 50.0, 2.0);
         for i in 1..=20 {
             kf.predict(0.04);
             kf.update([i as f64 * 4.0, 100.0 - i as f64 * 2.0]);
