@@ -15,7 +15,8 @@ pub fn run(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("scoring {} against {}", args.events.display(), args.truth.display()))?;
     print!("{}", scores.table());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&scores)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&scores)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

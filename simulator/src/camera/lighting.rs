@@ -115,7 +115,8 @@ pub struct Noise(u64);
 
 impl Noise {
     pub fn new(seed: u64, camera: usize, frame: u64) -> Noise {
-        let mut s = seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(camera as u64 + 1) ^ frame.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut s =
+            seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(camera as u64 + 1) ^ frame.wrapping_mul(0xD1B5_4A32_D192_ED03);
         // splitmix64 so that neighbouring seeds do not start correlated.
         s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
         s = (s ^ (s >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -185,7 +185,12 @@ impl Film {
 
     /// Renders every camera, one thread each (the machines this runs on have few cores and
     /// the encoders want some of them too, so no pool beyond that).
-    pub fn render_all(&mut self, vehicles: &[VehicleView], signals: &nutgiao_controller::SiteSignals, no: u64) -> Vec<Vec<InView>> {
+    pub fn render_all(
+        &mut self,
+        vehicles: &[VehicleView],
+        signals: &nutgiao_controller::SiteSignals,
+        no: u64,
+    ) -> Vec<Vec<InView>> {
         let empty = Vec::new();
         std::thread::scope(|scope| {
             let handles: Vec<_> = self
@@ -237,6 +242,92 @@ fn rtsp_port_and_path(uri: &str) -> Option<(u16, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::{Hash, Hasher};
+
+    fn arterial() -> Site {
+        nutgiao_config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/arterial.toml")).unwrap()
+    }
+
+    /// Frame hashes and truth of a short filmed run.
+    fn film(site: &Site, seed: u64, frames: usize) -> (Vec<u64>, Vec<u8>) {
+        let opts =
+            FilmOptions { conditions: Conditions::for_time(TimeOfDay::Dusk), seed, destination: Destination::Nowhere };
+        let truth = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut film = Film::new(site, &opts, Some(Box::new(Shared(truth.clone())))).unwrap();
+        let sim_opts = crate::SimOptions { step_s: film.frame_interval_s(), seed, ..crate::SimOptions::default() };
+        let mut sim = Simulation::new(site, sim_opts).unwrap();
+        let mut control = nutgiao_controller::by_name(site, "actuated").unwrap();
+        let mut hashes = Vec::new();
+        for i in 0..frames {
+            if i > 0 {
+                // Skip ahead so that vehicles are in view without filming every step.
+                for _ in 0..10 {
+                    sim.step(control.as_mut());
+                }
+            }
+            film.capture(&mut sim).unwrap();
+            for f in film.frames() {
+                let mut h = std::hash::DefaultHasher::new();
+                f.data.hash(&mut h);
+                hashes.push(h.finish());
+            }
+        }
+        film.finish().unwrap();
+        let t = truth.lock().unwrap().clone();
+        (hashes, t)
+    }
+
+    #[test]
+    fn same_seed_same_pictures_and_truth_other_seed_other_pictures() {
+        let site = arterial();
+        let (a, ta) = film(&site, 3, 40);
+        let (b, tb) = film(&site, 3, 40);
+        let (c, _) = film(&site, 4, 40);
+        assert_eq!(a, b);
+        assert_eq!(ta, tb);
+        assert_ne!(a, c);
+        let text = String::from_utf8(ta).unwrap();
+        assert!(text.lines().next().unwrap().contains("\"record\":\"header\""));
+        // Vehicles were in view and have boxes inside the picture.
+        let frames: Vec<TruthRecord> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|r| matches!(r, TruthRecord::Frame { .. }))
+            .collect();
+        assert_eq!(frames.len(), 80);
+        let boxes: Vec<[f64; 4]> = frames
+            .iter()
+            .flat_map(|r| match r {
+                TruthRecord::Frame { vehicles, .. } => vehicles.iter().map(|v| v.bbox).collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert!(boxes.len() > 40, "{} boxes", boxes.len());
+        assert!(boxes.iter().all(|b| b[0] >= 0.0 && b[1] >= 0.0 && b[0] + b[2] <= 1280.01 && b[1] + b[3] <= 720.01));
+    }
+
+    #[test]
+    fn a_camera_without_a_pose_is_refused() {
+        let mut site = arterial();
+        site.cameras[0].pose = None;
+        let opts = FilmOptions {
+            conditions: Conditions::for_time(TimeOfDay::Day),
+            seed: 1,
+            destination: Destination::Nowhere,
+        };
+        let err = Film::new(&site, &opts, None).err().unwrap();
+        assert!(err.to_string().contains("cam-J1-W has no pose"), "{err}");
+    }
 
     #[test]
     fn rtsp_uris_give_port_and_mount() {

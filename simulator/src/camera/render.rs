@@ -71,7 +71,13 @@ impl CameraRenderer {
     }
 
     /// Draws frame `frame_no` into `out` and returns the vehicles in the picture.
-    pub fn render(&self, out: &mut Frame, vehicles: &[VehicleView], phases: &[PhaseState], frame_no: u64) -> Vec<InView> {
+    pub fn render(
+        &self,
+        out: &mut Frame,
+        vehicles: &[VehicleView],
+        phases: &[PhaseState],
+        frame_no: u64,
+    ) -> Vec<InView> {
         let mut rng = Noise::new(self.seed, self.index, frame_no);
         let shake = [rng.shake(self.light.jitter_px), rng.shake(self.light.jitter_px)];
         let mut view = self.view;

@@ -52,10 +52,12 @@ pub(crate) fn background(site: &Site, net: &Network, camera: &Camera, view: &Vie
     }
     for i in &site.intersections {
         let (hx, hy) = junction_half_extent(site, net, i);
-        let b = [[i.x - hx - PAVEMENT_M, i.y - hy - PAVEMENT_M], [i.x + hx + PAVEMENT_M, i.y - hy - PAVEMENT_M], [
-            i.x + hx + PAVEMENT_M,
-            i.y + hy + PAVEMENT_M,
-        ], [i.x - hx - PAVEMENT_M, i.y + hy + PAVEMENT_M]];
+        let b = [
+            [i.x - hx - PAVEMENT_M, i.y - hy - PAVEMENT_M],
+            [i.x + hx + PAVEMENT_M, i.y - hy - PAVEMENT_M],
+            [i.x + hx + PAVEMENT_M, i.y + hy + PAVEMENT_M],
+            [i.x - hx - PAVEMENT_M, i.y + hy + PAVEMENT_M],
+        ];
         ground(&mut f, &b, PAVEMENT);
     }
     for l in &net.links {
@@ -64,7 +66,11 @@ pub(crate) fn background(site: &Site, net: &Network, camera: &Camera, view: &Vie
     }
     for i in &site.intersections {
         let (hx, hy) = junction_half_extent(site, net, i);
-        ground(&mut f, &[[i.x - hx, i.y - hy], [i.x + hx, i.y - hy], [i.x + hx, i.y + hy], [i.x - hx, i.y + hy]], ASPHALT);
+        ground(
+            &mut f,
+            &[[i.x - hx, i.y - hy], [i.x + hx, i.y - hy], [i.x + hx, i.y + hy], [i.x - hx, i.y + hy]],
+            ASPHALT,
+        );
     }
     for (k, l) in net.links.iter().enumerate() {
         let width = f64::from(l.lanes) * l.lane_width;
@@ -88,7 +94,11 @@ pub(crate) fn background(site: &Site, net: &Network, camera: &Camera, view: &Vie
             // Zebra crossing just inside the junction mouth, across the whole carriageway.
             let mut o = -width;
             while o < width {
-                ground(&mut f, &strip(l.start, l.dir, [l.length + 1.0, l.length + 4.0], [o, (o + 0.5).min(width)]), PAINT);
+                ground(
+                    &mut f,
+                    &strip(l.start, l.dir, [l.length + 1.0, l.length + 4.0], [o, (o + 0.5).min(width)]),
+                    PAINT,
+                );
                 o += 1.0;
             }
         }
@@ -125,17 +135,21 @@ fn draw_signal_housing(f: &mut Frame, lamps: &[[f64; 2]; 3], light: &Conditions)
     let pole = light.lit([90, 90, 88], [0.0, -1.0, 0.0]);
     // Pole from the housing down towards the kerb, as long as five heads.
     f.fill_polygon(
-        &[[bottom[0] - p * 0.12, bottom[1]], [bottom[0] + p * 0.12, bottom[1]], [bottom[0] + p * 0.12, bottom[1] + p * 9.0], [
-            bottom[0] - p * 0.12,
-            bottom[1] + p * 9.0,
-        ]],
+        &[
+            [bottom[0] - p * 0.12, bottom[1]],
+            [bottom[0] + p * 0.12, bottom[1]],
+            [bottom[0] + p * 0.12, bottom[1] + p * 9.0],
+            [bottom[0] - p * 0.12, bottom[1] + p * 9.0],
+        ],
         Blend::Replace(pole),
     );
     f.fill_polygon(
-        &[[top[0] - half, top[1] - half], [top[0] + half, top[1] - half], [bottom[0] + half, bottom[1] + half], [
-            bottom[0] - half,
-            bottom[1] + half,
-        ]],
+        &[
+            [top[0] - half, top[1] - half],
+            [top[0] + half, top[1] - half],
+            [bottom[0] + half, bottom[1] + half],
+            [bottom[0] - half, bottom[1] + half],
+        ],
         Blend::Replace(HOUSING),
     );
 }

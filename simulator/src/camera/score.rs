@@ -131,8 +131,11 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
         if line.trim().is_empty() || line.contains("\"record\":\"frame\"") {
             continue;
         }
-        let rec: TruthRecord = serde_json::from_str(&line)
-            .map_err(|e| ScoreError::Parse { file: "truth", line: n + 1, cause: e.to_string() })?;
+        let rec: TruthRecord = serde_json::from_str(&line).map_err(|e| ScoreError::Parse {
+            file: "truth",
+            line: n + 1,
+            cause: e.to_string(),
+        })?;
         match rec {
             TruthRecord::Header { cameras, .. } => {
                 header = true;
@@ -145,7 +148,9 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
             TruthRecord::Crossing { camera, line, t, class, direction, speed_kmh, .. } => {
                 crossings.push((camera, line, direction, t, class_group(class).to_owned(), speed_kmh));
             }
-            TruthRecord::Violation { camera, violation, t, end_t, .. } => violations.push((camera, violation, t, end_t)),
+            TruthRecord::Violation { camera, violation, t, end_t, .. } => {
+                violations.push((camera, violation, t, end_t))
+            }
             TruthRecord::Frame { .. } => {}
         }
     }
@@ -158,8 +163,11 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
         if line.trim().is_empty() {
             continue;
         }
-        let e: Reported = serde_json::from_str(&line)
-            .map_err(|e| ScoreError::Parse { file: "events", line: n + 1, cause: e.to_string() })?;
+        let e: Reported = serde_json::from_str(&line).map_err(|e| ScoreError::Parse {
+            file: "events",
+            line: n + 1,
+            cause: e.to_string(),
+        })?;
         reported.push(e);
     }
     let counts: Vec<&Reported> = reported
@@ -214,7 +222,12 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
     }
     let class_rows = classes
         .into_iter()
-        .map(|(class, (truth, reported))| ClassRow { class, truth, reported, error: ratio(truth.abs_diff(reported), truth) })
+        .map(|(class, (truth, reported))| ClassRow {
+            class,
+            truth,
+            reported,
+            error: ratio(truth.abs_diff(reported), truth),
+        })
         .collect();
 
     // Speeds: each count matched to the nearest unused true crossing of the same line and direction.
@@ -283,7 +296,8 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
         tracking: Tracking {
             mota: None,
             idf1: None,
-            note: "not scored: the events carry no per-frame tracks (needs a track log from the vision pipeline)".into(),
+            note: "not scored: the events carry no per-frame tracks (needs a track log from the vision pipeline)"
+                .into(),
         },
     })
 }

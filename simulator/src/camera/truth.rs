@@ -231,16 +231,20 @@ impl TruthRecorder {
             for (kind, on) in [("wrong_way", v.wrong_way), ("speeding", speeding)] {
                 if on && in_roi {
                     let c = super::vehicles::centre(v);
-                    self.open
-                        .entry((camera, kind, v.id))
-                        .and_modify(|i| i.last = t)
-                        .or_insert(Interval { start: t, last: t, class: v.class, x: c[0], y: c[1] });
+                    self.open.entry((camera, kind, v.id)).and_modify(|i| i.last = t).or_insert(Interval {
+                        start: t,
+                        last: t,
+                        class: v.class,
+                        x: c[0],
+                        y: c[1],
+                    });
                 }
             }
         }
         self.sides.retain(|k, _| k.0 != camera || still.contains(k));
         // Close the intervals of vehicles that left this camera's picture (or stopped misbehaving).
-        let closed: Vec<_> = self.open.iter().filter(|(k, i)| k.0 == camera && i.last < t).map(|(k, i)| (*k, *i)).collect();
+        let closed: Vec<_> =
+            self.open.iter().filter(|(k, i)| k.0 == camera && i.last < t).map(|(k, i)| (*k, *i)).collect();
         for (k, i) in closed {
             self.open.remove(&k);
             records.push(violation(&cam_id, k.1, i, k.2, String::new()));
@@ -352,7 +356,16 @@ impl TruthRecorder {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn stop_record(cam: &str, start: f64, end: f64, vehicle: u64, class: VehicleClass, link: String, x: f64, y: f64) -> TruthRecord {
+fn stop_record(
+    cam: &str,
+    start: f64,
+    end: f64,
+    vehicle: u64,
+    class: VehicleClass,
+    link: String,
+    x: f64,
+    y: f64,
+) -> TruthRecord {
     TruthRecord::Violation {
         camera: cam.to_owned(),
         violation: "illegal_stop".into(),
@@ -384,9 +397,9 @@ fn violation(cam: &str, kind: &str, i: Interval, vehicle: u64, place: String) ->
 
 impl CamLines {
     fn sees(&self, p: [f64; 2]) -> bool {
-        self.pinhole.and_then(|c| c.project([p[0], p[1], 0.0])).is_some_and(|q| {
-            (0.0..self.width).contains(&q[0]) && (0.0..self.height).contains(&q[1])
-        })
+        self.pinhole
+            .and_then(|c| c.project([p[0], p[1], 0.0]))
+            .is_some_and(|q| (0.0..self.width).contains(&q[0]) && (0.0..self.height).contains(&q[1]))
     }
 }
 

@@ -150,12 +150,12 @@ pub fn draw_headlight_pool(f: &mut Frame, v: &VehicleView, view: &View, light: &
         return;
     }
     let half = v.width_m / 2.0;
-    let pool = [corner(v, -1.0, -half, 0.0), corner(v, -1.0, half, 0.0), corner(v, -14.0, half + 2.0, 0.0), corner(
-        v,
-        -14.0,
-        -half - 2.0,
-        0.0,
-    )];
+    let pool = [
+        corner(v, -1.0, -half, 0.0),
+        corner(v, -1.0, half, 0.0),
+        corner(v, -14.0, half + 2.0, 0.0),
+        corner(v, -14.0, -half - 2.0, 0.0),
+    ];
     let poly = view.polygon(&pool);
     let k = (40.0 * (1.0 - light.ambient)) as u8;
     f.fill_polygon(&poly, Blend::Add([k, k, k.saturating_sub(6)]));
@@ -265,7 +265,12 @@ mod tests {
 
     #[test]
     fn every_pixel_a_vehicle_changes_lies_inside_its_truth_box() {
-        let pose = CameraPose { position_m: [14.0, -13.0, 11.0], heading_deg: 283.0, tilt_deg: 19.0, horizontal_fov_deg: 62.0 };
+        let pose = CameraPose {
+            position_m: [14.0, -13.0, 11.0],
+            heading_deg: 283.0,
+            tilt_deg: 19.0,
+            horizontal_fov_deg: 62.0,
+        };
         let view = View::new(Pinhole::new(&pose, [1280, 720]));
         for class in VehicleClass::ALL {
             for (x, heading) in [(-20.0, 90.0), (-45.0, 270.0), (-10.0, 45.0)] {
@@ -296,7 +301,12 @@ mod tests {
 
     #[test]
     fn a_bus_stands_taller_on_screen_than_a_car_at_the_same_place() {
-        let pose = CameraPose { position_m: [14.0, -13.0, 11.0], heading_deg: 283.0, tilt_deg: 19.0, horizontal_fov_deg: 62.0 };
+        let pose = CameraPose {
+            position_m: [14.0, -13.0, 11.0],
+            heading_deg: 283.0,
+            tilt_deg: 19.0,
+            horizontal_fov_deg: 62.0,
+        };
         let view = View::new(Pinhole::new(&pose, [1280, 720]));
         let car = image_box(&vehicle(VehicleClass::Car, -20.0, 90.0), &view, 1280, 720).unwrap();
         let bus = image_box(&vehicle(VehicleClass::Bus, -20.0, 90.0), &view, 1280, 720).unwrap();

@@ -63,7 +63,8 @@ mod tests {
 
     #[test]
     fn a_road_running_behind_the_camera_is_clipped_not_dropped() {
-        let pose = CameraPose { position_m: [0.0, 0.0, 10.0], heading_deg: 0.0, tilt_deg: 20.0, horizontal_fov_deg: 60.0 };
+        let pose =
+            CameraPose { position_m: [0.0, 0.0, 10.0], heading_deg: 0.0, tilt_deg: 20.0, horizontal_fov_deg: 60.0 };
         let v = View::new(Pinhole::new(&pose, [1280, 720]));
         let poly = v.ground(&[[-3.0, -50.0], [3.0, -50.0], [3.0, 80.0], [-3.0, 80.0]]);
         assert_eq!(poly.len(), 4);

@@ -1,0 +1,138 @@
+//! Synthetic cameras end to end: film the arterial to MP4 with ground truth, let the vision
+//! pipeline watch the files, score it; and open a live RTSP mount with GStreamer.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{arterial, free_port, nutgiao};
+
+/// The arterial with some misbehaviour to find (the example sets the shares to 0 for SUMO).
+fn site_with_misbehaviour(dir: &std::path::Path, rtsp_port: Option<u16>) -> std::path::PathBuf {
+    let mut s = std::fs::read_to_string(arterial()).unwrap();
+    for (k, v) in [("red_light_runner", "0.05"), ("wrong_way", "0.01"), ("illegal_stop", "0.01"), ("speeder", "0.05")] {
+        s = s.replace(&format!("{k} = 0.0"), &format!("{k} = {v}"));
+    }
+    if let Some(p) = rtsp_port {
+        s = s.replace("127.0.0.1:8554", &format!("127.0.0.1:{p}"));
+    }
+    let path = dir.join("site.toml");
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+#[test]
+fn filmed_arterial_is_counted_and_scored_within_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = site_with_misbehaviour(tmp.path(), None);
+    let films = tmp.path().join("films");
+    let truth = tmp.path().join("truth.jsonl");
+    let out = nutgiao()
+        .args(["simulate", site.to_str().unwrap(), "--duration", "40", "--seed", "5", "--quiet", "--cameras"])
+        .arg(&films)
+        .arg("--truth")
+        .arg(&truth)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "simulate: {}", String::from_utf8_lossy(&out.stderr));
+    for cam in ["cam-J1-W", "cam-J2-E"] {
+        let len = std::fs::metadata(films.join(format!("{cam}.mp4"))).unwrap().len();
+        assert!(len > 100_000, "{cam}.mp4 is {len} bytes");
+    }
+    let truth_text = std::fs::read_to_string(&truth).unwrap();
+    let frames = truth_text.lines().filter(|l| l.contains("\"record\":\"frame\"")).count();
+    assert_eq!(frames, 2 * 1001, "one frame record per camera per 40 ms, both ends included");
+    let crossings = truth_text.lines().filter(|l| l.contains("\"record\":\"crossing\"")).count();
+    assert!(crossings >= 5, "{crossings} true crossings in 40 s");
+
+    let events = tmp.path().join("events.jsonl");
+    let out = nutgiao()
+        .args(["watch", site.to_str().unwrap(), "--camera-dir"])
+        .arg(&films)
+        .arg("--events")
+        .arg(&events)
+        .arg("--store")
+        .arg(tmp.path().join("events.sqlite"))
+        .arg("--evidence")
+        .arg(tmp.path().join("evidence"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "watch: {}", String::from_utf8_lossy(&out.stderr));
+
+    let json = tmp.path().join("score.json");
+    let out = nutgiao()
+        .args(["score", "--truth"])
+        .arg(&truth)
+        .arg("--events")
+        .arg(&events)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "score: {}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("overall count error"), "{table}");
+    let score: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for kind in ["red_light", "wrong_way", "illegal_stop", "speeding"] {
+        for key in ["precision", "recall", "f1"] {
+            assert!(score["violations"][kind].get(key).is_some(), "{kind}.{key} missing");
+        }
+    }
+    assert!(
+        score["count_error"]["lines"]["J1-W-count"].is_number()
+            || score["count_error"]["lines"]["J1-W-count"].is_null()
+    );
+    // Bounds at what this pipeline measures on this scene, with margin (docs/synthetic-cameras.md):
+    // far looser than the 1 % target, which the default pipeline does not reach yet.
+    let overall = score["count_error"]["overall"].as_f64().expect("overall count error");
+    assert!(overall <= COUNT_ERROR_BOUND, "overall count error {overall}\n{table}");
+}
+
+/// Measured on this 40 s scene: see docs/synthetic-cameras.md.
+const COUNT_ERROR_BOUND: f64 = 0.8;
+
+#[test]
+fn rtsp_mount_serves_a_stream_gstreamer_decodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let site = site_with_misbehaviour(tmp.path(), Some(port));
+    let mut server = nutgiao()
+        .args(["simulate", site.to_str().unwrap(), "--duration", "60", "--quiet", "--cameras", "rtsp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "RTSP server did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let png = tmp.path().join("frame.png");
+    let mut client = std::process::Command::new("gst-launch-1.0")
+        .arg("-q")
+        .arg(format!("rtspsrc location=rtsp://127.0.0.1:{port}/cam-J2-E protocols=tcp latency=200"))
+        .args(["!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert", "!"])
+        .args(["pngenc", "snapshot=true", "!", "filesink"])
+        .arg(format!("location={}", png.display()))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(s) = client.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = client.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(status.is_some_and(|s| s.success()), "gst-launch did not decode a frame: {status:?}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    // IHDR: width and height as big-endian u32 at 16 and 20.
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((w, h), (1280, 720));
+}
