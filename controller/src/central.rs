@@ -282,3 +282,35 @@ async fn drive_link(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::arterial;
+
+    #[test]
+    fn manual_override_is_validated_then_cleared() {
+        let site = arterial();
+        let handle = CentralHandle::default();
+        let mut plan = CorridorPlan::named(&site, "webster").unwrap().for_intersection("J2").unwrap().clone();
+        plan.splits_s = vec![34.0, 6.0];
+        let err = handle.set_override(&site, plan.clone()).unwrap_err();
+        insta::assert_snapshot!(err.to_string(), @"controller `manual override`: plan 2 for J2: stage 2 split 6 s leaves 0.5 s of green, below the minimum 5 s");
+        assert!(handle.override_for("J2").is_none());
+        plan.splits_s = vec![25.0, 15.0];
+        handle.set_override(&site, plan.clone()).unwrap();
+        assert_eq!(handle.override_for("J2"), Some(plan.clone()));
+        handle.clear_override("J2");
+        assert!(handle.override_for("J2").is_none());
+        plan.intersection = "J9".into();
+        assert!(handle.set_override(&site, plan).unwrap_err().to_string().contains("J9"));
+    }
+
+    #[test]
+    fn unknown_algorithm_and_stage_deciders_are_refused_for_modbus() {
+        let site = arterial();
+        assert!(matches!(Central::new(&site, "max-pressure"), Err(ControlError::StageDecisions { .. })));
+        assert!(matches!(Central::new(&site, "nope"), Err(ControlError::UnknownController { .. })));
+        assert_eq!(Central::new(&site, "adaptive").unwrap().links.len(), 3);
+    }
+}
