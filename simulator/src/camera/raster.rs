@@ -71,7 +71,7 @@ impl Frame {
         }
         let ymin = pts.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min).max(0.0);
         let ymax = pts.iter().map(|p| p[1]).fold(f64::NEG_INFINITY, f64::max).min(self.height as f64);
-        if !(ymin < ymax) {
+        if ymin.partial_cmp(&ymax) != Some(std::cmp::Ordering::Less) {
             return;
         }
         let mut xs: Vec<f64> = Vec::with_capacity(8);

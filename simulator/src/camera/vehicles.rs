@@ -146,7 +146,7 @@ pub fn draw_shadow(f: &mut Frame, v: &VehicleView, view: &View, light: &Conditio
 
 /// Pools of headlight on the road ahead, drawn before any vehicle body.
 pub fn draw_headlight_pool(f: &mut Frame, v: &VehicleView, view: &View, light: &Conditions) {
-    if !light.headlights || v.class == VehicleClass::Motorbike && v.id % 3 == 0 {
+    if !light.headlights || v.class == VehicleClass::Motorbike && v.id.is_multiple_of(3) {
         return;
     }
     let half = v.width_m / 2.0;
@@ -195,8 +195,7 @@ pub fn draw_body(f: &mut Frame, v: &VehicleView, view: &View, light: &Conditions
         }
         if cam[2] > z1 {
             let roof = [c(s0, -hw, z1), c(s0, hw, z1), c(s1, hw, z1), c(s1, -hw, z1)];
-            let colour = if p.band.is_some() && v.class == VehicleClass::Car { p.colour } else { p.colour };
-            f.fill_polygon(&view.polygon(&roof), Blend::Replace(light.lit(colour, [0.0, 0.0, 1.0])));
+            f.fill_polygon(&view.polygon(&roof), Blend::Replace(light.lit(p.colour, [0.0, 0.0, 1.0])));
         }
     }
     if light.headlights {
