@@ -7,8 +7,9 @@
 //! with any [`nutgiao_controller::SignalControl`] (or [`run`] / [`run_realtime`] to loop),
 //! then [`Simulation::summary`] and the writers in [`output`].
 
+#[cfg(feature = "cameras")]
+pub mod camera;
 pub mod carfollow;
-#[cfg(feature = "cameras")] pub mod camera;
 mod demand;
 pub mod events;
 pub mod field;

@@ -366,7 +366,7 @@ fn ray_meet(p: (f64, f64), d: (f64, f64), q: (f64, f64), e: (f64, f64)) -> Optio
         return None;
     }
     let t = ((q.0 - p.0) * e.1 - (q.1 - p.1) * e.0) / den;
-    (t > 0.0).then(|| (p.0 + d.0 * t, p.1 + d.1 * t))
+    (t > 0.0).then_some((p.0 + d.0 * t, p.1 + d.1 * t))
 }
 
 /// Point and heading (deg clockwise from north) at parameter `u` of a quadratic Bezier.

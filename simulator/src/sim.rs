@@ -144,7 +144,7 @@ impl Simulation {
         if !(opts.step_s > 0.0 && opts.step_s <= 5.0) {
             return Err(SimError::Options(format!("step {} s: must be above 0 and at most 5 s", opts.step_s)));
         }
-        if !(opts.interval_s >= opts.step_s) {
+        if opts.interval_s.is_nan() || opts.interval_s < opts.step_s {
             return Err(SimError::Options(format!("interval {} s: must be at least one step", opts.interval_s)));
         }
         let net = Network::build(site)?;
@@ -505,7 +505,7 @@ impl Simulation {
             let queue_slot = self.net.lanes[li].queue_slot;
             for i in 0..n {
                 let slot = self.lanes[li][i];
-                let (old_pos, new_pos, m, route, leg) = {
+                let (old_pos, new_pos, route, leg) = {
                     let v = &mut self.vehs[slot as usize];
                     let ns = v.next_speed;
                     v.accel = (ns - v.speed) / dt;
@@ -513,9 +513,8 @@ impl Simulation {
                     let old = v.pos;
                     v.pos += ns * dt;
                     v.distance += ns * dt;
-                    (old, v.pos, 0u32, v.route, v.leg)
+                    (old, v.pos, v.route, v.leg)
                 };
-                let _ = m;
                 let m = self.demand.routes[route as usize].movements[leg as usize];
                 // Time loss against this driver's ideal speed where it is (SUMO's tripinfo).
                 let limit =

@@ -7,7 +7,8 @@ use nutgiao_controller::{DetectorSnapshot, Indication, PhaseState, SignalControl
 use crate::{Arrivals, CarFollowing, SimEvent, SimOptions, Simulation};
 
 fn arterial() -> Site {
-    nutgiao_config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/arterial.toml")).expect("arterial site")
+    nutgiao_config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/arterial.toml"))
+        .expect("arterial site")
 }
 
 /// Every phase red, for ever: the worst a controller can do.
@@ -177,7 +178,9 @@ fn red_light_runners_cross_on_red_and_are_recorded() {
     let events = sim.drain_events();
     let runs: Vec<_> = events.iter().filter(|e| matches!(e, SimEvent::RedLightRun { .. })).collect();
     assert!(!runs.is_empty());
-    assert!(runs.iter().all(|e| matches!(e, SimEvent::RedLightRun { deliberate: true, indication: Indication::Red, .. })));
+    assert!(
+        runs.iter().all(|e| matches!(e, SimEvent::RedLightRun { deliberate: true, indication: Indication::Red, .. }))
+    );
 }
 
 #[test]
@@ -219,6 +222,12 @@ fn wrong_way_drivers_and_illegal_stoppers_are_recorded_with_positions() {
     let events = sim.drain_events();
     assert!(saw_wrong_way_view);
     assert!(events.iter().any(|e| matches!(e, SimEvent::WrongWayEntry { .. })));
-    let ends: Vec<_> = events.iter().filter_map(|e| match e { SimEvent::IllegalStopEnd { dwell_s, .. } => Some(*dwell_s), _ => None }).collect();
+    let ends: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SimEvent::IllegalStopEnd { dwell_s, .. } => Some(*dwell_s),
+            _ => None,
+        })
+        .collect();
     assert!(!ends.is_empty() && ends.iter().all(|d| *d >= 20.0), "{ends:?}");
 }

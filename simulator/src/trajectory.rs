@@ -16,6 +16,10 @@ pub struct TrajectoryPoint {
     pub d: f32,
 }
 
+/// Indication changes at one stop line: distance along the arterial, intersection id, and
+/// `(t, indication)` at every change.
+pub type StopLineSignals = (f64, String, Vec<(f64, Indication)>);
+
 /// What one arterial direction recorded.
 #[derive(Debug, Clone, Default)]
 pub struct ArterialRecord {
@@ -23,7 +27,7 @@ pub struct ArterialRecord {
     pub length_m: f64,
     pub points: Vec<TrajectoryPoint>,
     /// Per stop line: distance, intersection id, and indication changes `(t, indication)`.
-    pub signals: Vec<(f64, String, Vec<(f64, Indication)>)>,
+    pub signals: Vec<StopLineSignals>,
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,9 @@ use crate::cli::{Model, SimulateArgs};
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.cameras.is_some() || args.truth.is_some() {
+        return super::film::run(args);
+    }
+    if false {
         bail!("--cameras and --truth need the synthetic cameras, which are not built yet");
     }
     if !(args.duration.is_finite() && args.duration > 0.0) {

@@ -18,7 +18,16 @@ fn simulate_prints_the_summary_and_writes_csvs_and_time_space_diagrams() {
         .expect("run nutgiao");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON on stdout");
-    for key in ["inserted", "arrived", "teleports", "mean_time_loss_s", "mean_waiting_s", "mean_travel_time_s", "vehicle_steps", "wall_s"] {
+    for key in [
+        "inserted",
+        "arrived",
+        "teleports",
+        "mean_time_loss_s",
+        "mean_waiting_s",
+        "mean_travel_time_s",
+        "vehicle_steps",
+        "wall_s",
+    ] {
         assert!(printed.get(key).is_some(), "summary lacks {key}: {printed}");
     }
     assert!(printed["inserted"].as_u64().unwrap_or(0) > 300);
@@ -54,8 +63,7 @@ fn simulate_rejects_an_unknown_controller_by_name() {
 
 #[test]
 fn simulate_rejects_a_bad_step() {
-    let out =
-        nutgiao().arg("simulate").arg(arterial()).args(["--step", "0", "--quiet"]).output().expect("run nutgiao");
+    let out = nutgiao().arg("simulate").arg(arterial()).args(["--step", "0", "--quiet"]).output().expect("run nutgiao");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("step"));
 }
