@@ -54,6 +54,15 @@ pub async fn mirror_central(handle: CentralHandle, live: Live) {
                 mode: mode_name(st.mode).to_owned(),
                 cause: st.last_error.clone(),
             });
+            if let Some(plan) = &st.plan {
+                // Site plans go out numbered 1.. in file order (`CorridorPlan::named`); an
+                // algorithm's plans carry numbers of their own.
+                let name = usize::from(plan.plan_id)
+                    .checked_sub(1)
+                    .and_then(|i| live.site.plans.get(i))
+                    .map_or_else(|| format!("plan {}", plan.plan_id), |p| p.id.clone());
+                live.report_plan(PlanStatus { name, plan: plan.clone(), manual: st.manual_override.is_some() });
+            }
             let (req0, err0) = seen.get(&st.intersection).copied().unwrap_or((0, 0));
             let new_requests = st.requests.saturating_sub(req0);
             let new_errors = st.errors.saturating_sub(err0);

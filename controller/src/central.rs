@@ -28,6 +28,8 @@ pub struct IntersectionStatus {
     pub plan_in_effect: u16,
     /// Plan id the central controller last committed.
     pub plan_sent: Option<u16>,
+    /// The timing last committed to the cabinet.
+    pub plan: Option<IntersectionPlan>,
     pub manual_override: Option<u16>,
     pub last_error: Option<String>,
     pub requests: u64,
@@ -270,6 +272,7 @@ async fn drive_link(
             s.errors = stats.errors;
             s.latency_ms = stats.last_latency_ms;
             s.plan_sent = sent.as_ref().map(|p| p.plan_id);
+            s.plan.clone_from(&sent);
             s.manual_override = handle.override_for(&id).map(|p| p.plan_id);
             match &result {
                 Ok(st) => {
