@@ -109,7 +109,7 @@ fn rtsp_mount_serves_a_stream_gstreamer_decodes() {
     let png = tmp.path().join("frame.png");
     let mut client = std::process::Command::new("gst-launch-1.0")
         .arg("-q")
-        .arg(format!("rtspsrc location=rtsp://127.0.0.1:{port}/cam-J2-E protocols=tcp latency=200"))
+        .args(["rtspsrc", &format!("location=rtsp://127.0.0.1:{port}/cam-J2-E"), "protocols=tcp", "latency=200"])
         .args(["!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert", "!"])
         .args(["pngenc", "snapshot=true", "!", "filesink"])
         .arg(format!("location={}", png.display()))
