@@ -1,0 +1,34 @@
+#!/bin/sh
+# Speed of the synthetic cameras: film N seconds of the arterial's cameras to MP4 and report
+# camera-frames per second and the real-time factor, for the example's 2 cameras and for a
+# 4-camera copy (the two cameras twice, as four mounts).
+#
+#   benches/camera_speed.sh [BINARY] [SECONDS]     (default target/release/nutgiao, 30)
+#
+# Real time at 25 fps means a real-time factor >= 1.0 (simulated seconds per wall second).
+set -eu
+BIN=${1:-target/release/nutgiao}
+SECS=${2:-30}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cp "$ROOT/config/examples/arterial.toml" "$TMP/two.toml"
+# Four cameras: append copies of the two camera blocks under new ids.
+python3 - "$ROOT/config/examples/arterial.toml" "$TMP/four.toml" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+start = s.index("[[camera]]")
+end = s.index("# ----", start)
+cams = s[start:end]
+extra = cams.replace("cam-J1-W", "cam-J1-W-b").replace("cam-J2-E", "cam-J2-E-b")
+open(sys.argv[2], "w").write(s[:end] + extra + s[end:])
+PY
+for site in two four; do
+  n=$(grep -c '^\[\[camera\]\]' "$TMP/$site.toml")
+  start=$(date +%s.%N)
+  "$BIN" simulate "$TMP/$site.toml" --duration "$SECS" --seed 1 --quiet --cameras "$TMP/out-$site" > /dev/null 2>&1
+  end=$(date +%s.%N)
+  python3 -c "
+w=$end-$start; frames=($SECS*25+1)*$n
+print(f'$site: {$n} cameras, {frames} frames in {w:.1f} s wall: {frames/w:.1f} camera-frames/s, real-time factor {$SECS/w:.2f}')"
+done
