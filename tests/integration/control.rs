@@ -56,7 +56,7 @@ fn registers(out: &Output) -> Vec<(u16, i64)> {
         .lines()
         .filter_map(|l| {
             let (a, v) = l.trim().strip_prefix('[')?.split_once("]:")?;
-            Some((a.trim().parse().ok()?, v.trim().split_whitespace().next()?.parse().ok()?))
+            Some((a.trim().parse().ok()?, v.split_whitespace().next()?.parse().ok()?))
         })
         .collect()
 }
