@@ -17,7 +17,10 @@ use tokio::sync::mpsc;
 /// Opens the live state, metrics and audit log; API writes use the tokens in the site's
 /// `operations.token_env` variable (`name:token,...`). Operators' commands arrive on the
 /// returned receiver, for [`apply_overrides`].
-pub fn open_ops(site: Arc<Site>, data_dir: &Path) -> anyhow::Result<(ApiState, mpsc::UnboundedReceiver<ControlCommand>)> {
+pub fn open_ops(
+    site: Arc<Site>,
+    data_dir: &Path,
+) -> anyhow::Result<(ApiState, mpsc::UnboundedReceiver<ControlCommand>)> {
     let tokens = Tokens::parse(&std::env::var(&site.operations.token_env).unwrap_or_default());
     if std::env::var_os(&site.operations.token_env).is_none() {
         tracing::warn!(
@@ -86,10 +89,12 @@ pub async fn mirror_central(handle: CentralHandle, live: Live) {
 pub async fn apply_overrides(mut rx: mpsc::UnboundedReceiver<ControlCommand>, handle: CentralHandle, live: Live) {
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            ControlCommand::Override { intersection, name, plan } => match handle.set_override(&live.site, plan.clone()) {
-                Ok(()) => live.report_plan(PlanStatus { name, plan, manual: true }),
-                Err(e) => tracing::error!(intersection = %intersection, "override refused by the controller: {e}"),
-            },
+            ControlCommand::Override { intersection, name, plan } => {
+                match handle.set_override(&live.site, plan.clone()) {
+                    Ok(()) => live.report_plan(PlanStatus { name, plan, manual: true }),
+                    Err(e) => tracing::error!(intersection = %intersection, "override refused by the controller: {e}"),
+                }
+            }
             ControlCommand::Automatic { intersection } => handle.clear_override(&intersection),
         }
     }
@@ -229,7 +234,11 @@ pub fn mirror_cameras(
                     frames,
                     dropped: h.dropped_frames.saturating_sub(d0),
                     stages: if frames > 0 {
-                        ["ingest", "detect", "track", "count"].iter().enumerate().map(|(i, s)| ((*s).to_owned(), per_frame(i))).collect()
+                        ["ingest", "detect", "track", "count"]
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| ((*s).to_owned(), per_frame(i)))
+                            .collect()
                     } else {
                         Vec::new()
                     },

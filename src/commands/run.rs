@@ -19,7 +19,8 @@ use crate::cli::SiteArgs;
 use crate::services;
 
 pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
-    let site = Arc::new(nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?);
+    let site =
+        Arc::new(nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?);
     let data_dir = PathBuf::from(&site.operations.data_dir);
     let (state, command_rx) = services::open_ops(site.clone(), &data_dir)?;
     let live = state.live.clone();
@@ -28,8 +29,13 @@ pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
     let bus = match &site.operations.mqtt {
         Some(broker) => {
             let client = format!("nutgiao-{}-central", site.site.name);
-            let (bus, publisher) =
-                nutgiao_ops::bus::Bus::open(&data_dir.join("bus.db"), broker, &client, &site.site.name, live.metrics.clone())?;
+            let (bus, publisher) = nutgiao_ops::bus::Bus::open(
+                &data_dir.join("bus.db"),
+                broker,
+                &client,
+                &site.site.name,
+                live.metrics.clone(),
+            )?;
             rt.spawn(publisher.run());
             Some(bus)
         }
@@ -64,19 +70,27 @@ pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
     for cam in &site.cameras {
         // A camera that cannot be set up is reported; the others keep running.
         match CameraSetup::from_site(&site, &cam.id) {
-            Ok(setup) => cameras.push(CameraService::spawn(setup, services::signal_feed(live.clone()), options.clone())),
+            Ok(setup) => {
+                cameras.push(CameraService::spawn(setup, services::signal_feed(live.clone()), options.clone()))
+            }
             Err(e) => tracing::error!("camera {}: {e}", cam.id),
         }
     }
     drop(options);
     let forwarder = services::forward_vision(rx, live.clone(), bus);
-    let health = services::mirror_cameras(cameras.iter().map(|c| c.health.clone()).collect(), live.clone(), stop.clone());
+    let health =
+        services::mirror_cameras(cameras.iter().map(|c| c.health.clone()).collect(), live.clone(), stop.clone());
 
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(&site.operations.listen))
         .with_context(|| format!("operations.listen {}", site.operations.listen))?;
     let addr = listener.local_addr()?;
-    println!("nutgiao run: {} with {} cameras and {} intersections", site.site.name, cameras.len(), site.intersections.len());
+    println!(
+        "nutgiao run: {} with {} cameras and {} intersections",
+        site.site.name,
+        cameras.len(),
+        site.intersections.len()
+    );
     println!("  dashboard http://{addr}/   metrics http://{addr}/metrics   API http://{addr}/api/corridor");
     rt.block_on(async {
         tokio::select! {
