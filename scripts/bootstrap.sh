@@ -44,14 +44,15 @@ else
   echo "bootstrap: Debian packages present"
 fi
 
-# pymodbus stands in for a third-party signal cabinet in the Modbus tests; keep it in a project-local venv.
+# A project-local venv: pymodbus stands in for a third-party signal cabinet in the Modbus tests,
+# onnx builds the tiny detector models of the DNN tests (no weights are downloaded).
 venv="$here/.venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pymodbus' 2>/dev/null; then
-  echo "bootstrap: creating $venv with pymodbus"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pymodbus, onnx' 2>/dev/null; then
+  echo "bootstrap: creating $venv with pymodbus and onnx"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q 'pymodbus==3.6.9'
+  "$venv/bin/pip" install -q 'pymodbus==3.6.9' 'onnx==1.23.2'
 else
-  echo "bootstrap: python venv with pymodbus present"
+  echo "bootstrap: python venv with pymodbus and onnx present"
 fi
 
 # playwright-core drives the system Chromium in the dashboard test (no browser download).
