@@ -9,11 +9,9 @@ use nutgiao_simulator::{Arrivals, CarFollowing, SimOptions, Simulation};
 use crate::cli::{Model, SimulateArgs};
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    // Filming steps the simulation once per frame and streams or writes the pictures.
     if args.cameras.is_some() || args.truth.is_some() {
         return super::film::run(args);
-    }
-    if false {
-        bail!("--cameras and --truth need the synthetic cameras, which are not built yet");
     }
     if !(args.duration.is_finite() && args.duration > 0.0) {
         bail!("--duration {}: must be a positive number of seconds", args.duration);

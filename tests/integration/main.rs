@@ -2,10 +2,11 @@
 //! real peers (SUMO, mbpoll, pymodbus, Prometheus, Mosquitto, Chromium). Each area has a
 //! module of its own.
 
+mod cameras;
 mod check;
-mod ops;
 mod control;
 mod demo;
+mod ops;
 mod simulate;
 mod sumo;
 mod vision;
