@@ -230,6 +230,9 @@ pub struct DemoArgs {
     /// Write the demo summary JSON here.
     #[arg(long)]
     pub summary: Option<PathBuf>,
+    /// Leave out the synthetic cameras and the vision pipeline (control loop only).
+    #[arg(long)]
+    pub no_cameras: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ fn a_headless_demo_runs_the_closed_loop_and_summarises_it() {
         .env("NUTGIAO_TOKEN", "ops:t")
         .arg("demo")
         .arg(&site)
-        .args(["--listen", "127.0.0.1:0", "--duration", "60", "--summary"])
+        .args(["--listen", "127.0.0.1:0", "--duration", "60", "--no-cameras", "--summary"])
         .arg(&summary)
         .output()
         .unwrap();
