@@ -6,6 +6,7 @@ mod cameras;
 mod check;
 mod control;
 mod demo;
+mod durability;
 mod ops;
 mod simulate;
 mod sumo;
