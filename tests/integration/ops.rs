@@ -267,21 +267,20 @@ fn the_bus_keeps_events_while_the_broker_is_down_and_sends_each_once() {
     let broker = format!("127.0.0.1:{port}");
     let metrics = nutgiao_ops::Metrics::new("arterial").unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let outbox = dir.path().join("bus.db");
+    // A first process: the broker is down, so its events stay on disk.
     let (bus, publisher) =
-        nutgiao_ops::bus::Bus::open(&dir.path().join("bus.db"), &broker, "nutgiao-test", "arterial", metrics.clone())
-            .unwrap();
-    runtime.spawn(publisher.run());
-    // The broker is down: events go to disk.
+        nutgiao_ops::bus::Bus::open(&outbox, &broker, "nutgiao-test", "arterial", metrics.clone()).unwrap();
+    let first = runtime.spawn(publisher.run());
     for i in 0..25 {
         bus.publish("counts", "cam-J1-W", &format!("c-{i}"), &count("cam-J1-W", "car", f64::from(i))).unwrap();
     }
     bus.publish("counts", "cam-J1-W", "c-3", &count("cam-J1-W", "car", 3.0)).unwrap(); // a retry, same id
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        metrics.render().contains("nutgiao_bus_spooled_events{kind=\"counts\",site=\"arterial\"} 25"),
-        "{}",
-        metrics.render()
-    );
+    wait_for(10, "the events to be counted as spooled", || {
+        metrics.render().contains("nutgiao_bus_spooled_events{kind=\"counts\",site=\"arterial\"} 25").then_some(())
+    });
+    first.abort();
+    drop(bus);
 
     let conf = dir.path().join("mosquitto.conf");
     std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
@@ -294,7 +293,6 @@ fn the_bus_keeps_events_while_the_broker_is_down_and_sends_each_once() {
             .spawn()
             .unwrap(),
     );
-    // Subscribe first, with a retained-free topic filter; the publisher retries every few seconds.
     wait_for(10, "mosquitto to listen", || std::net::TcpStream::connect(&broker).ok());
     let sub = std::process::Command::new("mosquitto_sub")
         .args([
@@ -309,12 +307,17 @@ fn the_bus_keeps_events_while_the_broker_is_down_and_sends_each_once() {
             "-C",
             "26",
             "-W",
-            "30",
+            "60",
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Give the subscriber time to subscribe before anything is published.
+    std::thread::sleep(Duration::from_secs(2));
+    // The next process finds the spooled events on disk and sends them, then a new one.
+    let (bus, publisher) =
+        nutgiao_ops::bus::Bus::open(&outbox, &broker, "nutgiao-test-2", "arterial", metrics.clone()).unwrap();
+    runtime.spawn(publisher.run());
     bus.publish("violations", "cam-J1-W", "v-9", &serde_json::json!({"kind": "red_light"})).unwrap();
     let out = sub.wait_with_output().unwrap();
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(json).collect();
