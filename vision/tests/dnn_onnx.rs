@@ -26,7 +26,7 @@ else:
 w = helper.make_tensor("w", TensorProto.FLOAT, [ch, 3, 1, 1], [0.0] * ch * 3)
 b = helper.make_tensor("b", TensorProto.FLOAT, [ch], bias)
 shape = helper.make_tensor("shape", TensorProto.INT64, [3], [1, ch, 64 * 64])
-nodes = [helper.make_node("Conv", ["images", "w", "b"], ["c"]), helper.make_node("Reshape", ["c", "shape"], ["r"])]
+nodes = [helper.make_node("Conv", ["images", "w", "b"], ["c"], kernel_shape=[1, 1]), helper.make_node("Reshape", ["c", "shape"], ["r"])]
 if layout == "v8":
     nodes[-1].output[0] = "output0"
 else:
