@@ -1,31 +1,14 @@
 //! End-to-end tests of `nutgiao field` and `nutgiao control` against real peers: mbpoll as a
 //! SCADA master, and a pymodbus server standing in for a third-party cabinet.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nutgiao_controller::CorridorPlan;
 use nutgiao_controller::modbus::map::{crc16, encode_plan};
 
-use crate::support::{arterial, have, nutgiao, root};
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The arterial with its three cabinets moved to `ports`.
-fn site_with_ports(dir: &Path, ports: [u16; 3]) -> PathBuf {
-    let mut text = std::fs::read_to_string(arterial()).unwrap();
-    for (k, port) in ports.iter().enumerate() {
-        text = text.replace(&format!("127.0.0.1:1502{}", k + 1), &format!("127.0.0.1:{port}"));
-    }
-    let path = dir.join("site.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use crate::support::{arterial_on_free_ports, have, nutgiao, root};
 
 /// Kills the child when the test ends, pass or fail.
 struct Running(Child);
@@ -87,8 +70,7 @@ fn mbpoll_reads_status_writes_a_plan_and_gets_an_exception_for_an_unsafe_one() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ports = [free_port(), free_port(), free_port()];
-    let site_path = site_with_ports(dir.path(), ports);
+    let (site_path, ports) = arterial_on_free_ports(dir.path());
     let _field = Running(
         nutgiao()
             .args(["field", site_path.to_str().unwrap(), "--duration", "120"])
@@ -151,9 +133,9 @@ fn control_drives_a_pymodbus_cabinet_and_a_down_cabinet_blocks_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("commits.jsonl");
-    let port = free_port();
+    let (site_path, ports) = arterial_on_free_ports(dir.path());
+    let port = ports[0];
     // J2 and J3 point at ports nobody listens on: those cabinets are down.
-    let site_path = site_with_ports(dir.path(), [port, free_port(), free_port()]);
     let _cabinet = Running(
         Command::new(&python)
             .arg(root().join("tests/peers/cabinet.py"))
@@ -193,8 +175,7 @@ fn control_drives_a_pymodbus_cabinet_and_a_down_cabinet_blocks_nothing() {
 #[test]
 fn field_and_control_run_the_arterial_together() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = [free_port(), free_port(), free_port()];
-    let site_path = site_with_ports(dir.path(), ports);
+    let (site_path, ports) = arterial_on_free_ports(dir.path());
     let field = nutgiao()
         .args(["field", site_path.to_str().unwrap(), "--simulate", "--duration", "15"])
         .stdout(Stdio::piped())
