@@ -84,11 +84,7 @@ impl PlanAlgorithm for LocalActuation {
 /// The plan algorithm for a name, for the central controller (plans over Modbus).
 pub fn planner(site: &Site, name: &str) -> Result<Box<dyn PlanAlgorithm>, ControlError> {
     if let Some(plan_name) = name.strip_prefix("fixed:") {
-        let plan = CorridorPlan::named(site, plan_name).ok_or_else(|| ControlError::UnknownPlan {
-            name: name.to_owned(),
-            plan: plan_name.to_owned(),
-            known: site.plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+        let plan = crate::control::site_plan(site, name, plan_name)?;
         return Ok(Box::new(FixedPlan { name: name.to_owned(), plan: Some(plan) }));
     }
     Ok(match name {

@@ -33,14 +33,19 @@ pub enum ControlError {
     UnknownIntersection { intersection: String },
 }
 
+/// The site's plan `plan_name`, asked for as the controller `name` (`fixed:PLAN`).
+pub fn site_plan(site: &Site, name: &str, plan_name: &str) -> Result<CorridorPlan, ControlError> {
+    CorridorPlan::named(site, plan_name).ok_or_else(|| ControlError::UnknownPlan {
+        name: name.to_owned(),
+        plan: plan_name.to_owned(),
+        known: site.plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
+    })
+}
+
 /// A `SignalControl` for the site by name: `fixed:PLAN`, `actuated`, or a plan algorithm.
 pub fn by_name(site: &Site, name: &str) -> Result<Box<dyn SignalControl>, ControlError> {
     if let Some(plan_name) = name.strip_prefix("fixed:") {
-        let plan = CorridorPlan::named(site, plan_name).ok_or_else(|| ControlError::UnknownPlan {
-            name: name.to_owned(),
-            plan: plan_name.to_owned(),
-            known: site.plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+        let plan = site_plan(site, name, plan_name)?;
         return Ok(Box::new(SequencedControl::fixed(site, name, &plan)?));
     }
     match name {
