@@ -49,6 +49,23 @@ pub fn two_way_offsets(site: &Site, cycle_s: f64) -> Vec<f64> {
     offsets
 }
 
+/// Start-up lost time of a queue (HCM's 2 s): a platoon released from a stop line reaches
+/// the next one this much later than a vehicle at the speed limit.
+pub const STARTUP_LOST_S: f64 = 2.0;
+
+/// The cycle at which alternating offsets give both directions a green wave: each platoon
+/// takes half a cycle per link (mean over the corridor's links, both ways, plus the start-up
+/// lost time). `None` for a corridor without links between its intersections.
+pub fn progression_cycle_s(site: &Site) -> Option<f64> {
+    let ids: Vec<&str> = site.intersections.iter().map(|i| i.id.as_str()).collect();
+    let times: Vec<f64> =
+        ids.windows(2).flat_map(|w| [travel_s(site, w[0], w[1]), travel_s(site, w[1], w[0])]).flatten().collect();
+    if times.is_empty() {
+        return None;
+    }
+    Some(2.0 * (times.iter().sum::<f64>() / times.len() as f64 + STARTUP_LOST_S))
+}
+
 pub struct GreenWave {
     name: String,
     webster: Webster,
@@ -73,6 +90,12 @@ pub fn coordinated_plan(site: &Site, ys: &[Vec<f64>], plan_id: u16, name: String
         .fold(site.control.min_cycle_s, f64::max)
         .min(site.control.max_cycle_s)
         .round();
+    // Longer than Webster's if that is what makes the two-way wave fit: the delay it saves
+    // the platoons outweighs the longer waits at light demand.
+    let cycle = match progression_cycle_s(site) {
+        Some(c) if c > cycle && c <= site.control.max_cycle_s => c.round(),
+        _ => cycle,
+    };
     let mut intersections: Vec<_> =
         site.intersections.iter().zip(ys).map(|(inter, y)| plan_for(site, inter, y, Some(cycle), plan_id)).collect();
     // A minimum-green floor may have lengthened one cycle: coordinate on the longest.
@@ -108,6 +131,18 @@ mod tests {
     use super::*;
     use crate::safety::validate_plan;
     use crate::testing::arterial;
+
+    #[test]
+    fn the_common_cycle_fits_the_two_way_wave_unless_demand_needs_longer() {
+        let site = arterial();
+        // 285.6 m at 50 km/h is 20.6 s, plus 2 s of start-up: twice that.
+        let c = progression_cycle_s(&site).unwrap();
+        assert!((c - 45.1).abs() < 0.1, "{c}");
+        let light = coordinated_plan(&site, &[vec![0.25, 0.14], vec![0.25, 0.14], vec![0.25, 0.14]], 100, "t".into());
+        assert!(light.intersections.iter().all(|p| p.cycle_s == 45.0), "{light:?}");
+        let heavy = coordinated_plan(&site, &[vec![0.45, 0.22], vec![0.45, 0.22], vec![0.45, 0.22]], 100, "t".into());
+        assert!(heavy.intersections.iter().all(|p| p.cycle_s > 60.0), "{heavy:?}");
+    }
 
     #[test]
     fn arterial_offsets_alternate_for_a_two_way_wave() {

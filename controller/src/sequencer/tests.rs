@@ -252,6 +252,78 @@ fn refused_plan_changes_nothing() {
     assert_eq!(seq.mode(), &Mode::Fixed(good));
 }
 
+/// Arterial (phase 2) green intervals (start, end) of a coordinated J1 plan over `duration`
+/// s at 0.1 s steps, with side-street loops as `side(now)` says (arterial loops quiet).
+fn coordinated_arterial_greens(
+    side: impl Fn(f64) -> DetectorReading,
+    duration: f64,
+) -> (IntersectionPlan, Vec<(f64, f64)>) {
+    let site = arterial();
+    let j1 = j(&site, "J1");
+    // 60 s cycle: arterial split 40 s (35.2 s of green), side 20 s (14.5 s of green).
+    let p = IntersectionPlan {
+        plan_id: 3,
+        intersection: "J1".into(),
+        cycle_s: 60.0,
+        offset_s: 10.0,
+        splits_s: vec![40.0, 20.0],
+    };
+    let mut seq = Sequencer::new(&j1, Mode::Coordinated(p.clone())).unwrap();
+    let mut judge = Judge::new(&j1);
+    let mut greens = Vec::new();
+    let mut start = None;
+    for k in 0..=(duration * 10.0) as usize {
+        let now = k as f64 * 0.1;
+        let detectors = readings(&j1, |id| {
+            if id.starts_with("J1-N") || id.starts_with("J1-S") {
+                side(now)
+            } else {
+                DetectorReading { gap_s: 99.0, ..Default::default() }
+            }
+        });
+        let st = seq.update(&DetectorSnapshot { now_s: now, detectors, ..Default::default() }).to_vec();
+        judge.observe(now, &st).unwrap();
+        match (st[0].indication == Indication::Green, start) {
+            (true, None) => start = Some(now),
+            (false, Some(s)) => {
+                greens.push((s, now));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    (p, greens)
+}
+
+#[test]
+fn coordinated_arterial_ends_at_its_yield_point_and_takes_unused_side_time() {
+    // No side traffic: every side green gaps out at its minimum (5 s), so the arterial starts
+    // early, but its green still ends at offset + 35.2 s every cycle.
+    let (p, greens) = coordinated_arterial_greens(|_| DetectorReading { gap_s: 99.0, ..Default::default() }, 600.0);
+    let yield_point = p.offset_s + p.splits_s[0] - 4.8;
+    for (s, e) in greens.iter().skip(1) {
+        assert!((e - yield_point).rem_euclid(60.0) < 0.1 + 1e-6, "green {s}..{e}");
+        // Side: 5 s minimum green plus 5.5 s change; arterial change 4.8 s: 60 - 15.3 s.
+        assert!((e - s - 44.7).abs() < 0.2 + 1e-6, "green {s}..{e}");
+    }
+}
+
+#[test]
+fn coordinated_side_stage_in_use_runs_on_by_a_bounded_share() {
+    // Side traffic never gaps out: the side stage runs past its planned end by
+    // SIDE_EXTENSION_SHARE of the arterial's green above its minimum, and the arterial
+    // gives that up at its start but still ends at its yield point.
+    let (p, greens) =
+        coordinated_arterial_greens(|_| DetectorReading { presence: true, gap_s: 0.0, ..Default::default() }, 600.0);
+    let nominal = p.splits_s[0] - 4.8;
+    let extension = SIDE_EXTENSION_SHARE * (nominal - 8.0);
+    let yield_point = p.offset_s + nominal;
+    for (s, e) in greens.iter().skip(1) {
+        assert!((e - yield_point).rem_euclid(60.0) < 0.1 + 1e-6, "green {s}..{e}");
+        assert!((e - s - (nominal - extension)).abs() < 0.2 + 1e-6, "green {s}..{e}, extension {extension}");
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Action {
     Plan { cycle: f64, share: f64, offset: f64, coordinated: bool },
