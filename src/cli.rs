@@ -148,6 +148,8 @@ pub struct ControlArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
+    #[command(flatten)]
+    pub bus: BusArgs,
     /// Extra arguments passed to SUMO unchanged (after `--`).
     #[arg(last = true)]
     pub sumo_args: Vec<String>,
@@ -175,6 +177,28 @@ pub struct WatchArgs {
     /// Delete stored events and evidence older than this many days at start-up.
     #[arg(long, default_value_t = 90.0)]
     pub retention_days: f64,
+    /// Watch only this camera (repeatable); by default every camera of the site. An edge node
+    /// watches the cameras wired to it.
+    #[arg(long = "camera", value_name = "ID")]
+    pub cameras: Vec<String>,
+    #[command(flatten)]
+    pub bus: BusArgs,
+    /// Outbox of the events waiting for the broker (SQLite); defaults to beside --store.
+    #[arg(long)]
+    pub outbox: Option<PathBuf>,
+}
+
+/// Joining the MQTT event bus of a scaled-out deployment.
+#[derive(Debug, Args)]
+pub struct BusArgs {
+    /// MQTT broker HOST:PORT; defaults to the site's operations.mqtt. Without either the node
+    /// runs on its own.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mqtt: Option<String>,
+    /// This node's name on the bus (its MQTT client ids start with it); defaults to
+    /// `<command>-<host name>`.
+    #[arg(long)]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod scaleout;
 mod services;
 
 use std::process::ExitCode;

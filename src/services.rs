@@ -105,41 +105,50 @@ pub fn unix_now_s() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Turns the cabinets' green/yellow/red bitmaps (bit p-1 for phase p) into phase states for
-/// the live state, keeping the time each indication began.
+/// Mirrors the cabinets' indications into the live state.
 pub async fn mirror_cabinet_signals(handle: CentralHandle, live: Live) {
-    use nutgiao_controller::{Indication, PhaseState};
-    let mut since: BTreeMap<(String, u8), (Indication, f64)> = BTreeMap::new();
+    let mut since = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
         let now = unix_now_s();
         for st in handle.status() {
             let (Some(field), Some(inter)) = (&st.field, live.site.intersection(&st.intersection)) else { continue };
-            let phases: Vec<PhaseState> = inter
-                .phases
-                .iter()
-                .map(|p| {
-                    let bit = 1u16 << (p.id.saturating_sub(1) & 15);
-                    let indication = if field.mode == Some(ControlMode::Flash) {
-                        Indication::FlashingRed
-                    } else if field.green & bit != 0 {
-                        Indication::Green
-                    } else if field.yellow & bit != 0 {
-                        Indication::Yellow
-                    } else {
-                        Indication::Red
-                    };
-                    let entry = since.entry((inter.id.clone(), p.id)).or_insert((indication, now));
-                    if entry.0 != indication {
-                        *entry = (indication, now);
-                    }
-                    PhaseState { phase: p.id, indication, since_s: entry.1 }
-                })
-                .collect();
-            live.report_signals(&inter.id, &phases);
+            live.report_signals(&inter.id, &cabinet_phases(inter, field, &mut since, now));
         }
     }
+}
+
+/// Turns a cabinet's green/yellow/red bitmaps (bit p-1 for phase p) into phase states,
+/// keeping in `since` the time each indication began.
+pub fn cabinet_phases(
+    inter: &nutgiao_config::Intersection,
+    field: &nutgiao_controller::modbus::map::FieldStatus,
+    since: &mut BTreeMap<(String, u8), (nutgiao_controller::Indication, f64)>,
+    now: f64,
+) -> Vec<nutgiao_controller::PhaseState> {
+    use nutgiao_controller::{Indication, PhaseState};
+    inter
+        .phases
+        .iter()
+        .map(|p| {
+            let bit = 1u16 << (p.id.saturating_sub(1) & 15);
+            let indication = if field.mode == Some(ControlMode::Flash) {
+                Indication::FlashingRed
+            } else if field.green & bit != 0 {
+                Indication::Green
+            } else if field.yellow & bit != 0 {
+                Indication::Yellow
+            } else {
+                Indication::Red
+            };
+            let entry = since.entry((inter.id.clone(), p.id)).or_insert((indication, now));
+            if entry.0 != indication {
+                *entry = (indication, now);
+            }
+            PhaseState { phase: p.id, indication, since_s: entry.1 }
+        })
+        .collect()
 }
 
 /// What vision sees of the signals: the live state's phase indications.
@@ -157,6 +166,57 @@ pub fn signal_feed(live: Live) -> Arc<dyn nutgiao_vision::signals::SignalFeed> {
     })
 }
 
+/// What a vision event is for the operators and the rest of the operations centre.
+pub enum Reported {
+    Count(nutgiao_ops::events::VehicleCounted),
+    Violation(nutgiao_ops::events::ViolationDetected),
+    CameraStatus(nutgiao_vision::event::CameraStatusEvent),
+}
+
+impl Reported {
+    pub fn of(ev: &nutgiao_vision::VisionEvent) -> Reported {
+        use nutgiao_ops::events::{VehicleCounted, ViolationDetected};
+        use nutgiao_vision::EventKind;
+        match &ev.kind {
+            EventKind::Count(c) => Reported::Count(VehicleCounted {
+                camera: ev.camera.clone(),
+                line: c.line.clone(),
+                lane: c.lane,
+                direction: if c.direction > 0 { "positive" } else { "negative" }.to_owned(),
+                class: c.class.clone(),
+                time_s: unix_now_s(),
+            }),
+            EventKind::Violation(v) => {
+                let jpeg = v.evidence.iter().find(|e| e.path.ends_with(".jpg") || e.path.ends_with(".jpeg"));
+                Reported::Violation(ViolationDetected {
+                    id: ev.id.clone(),
+                    camera: ev.camera.clone(),
+                    kind: v.violation.as_str().to_owned(),
+                    class: v.class.clone(),
+                    time_s: unix_now_s(),
+                    speed_kmh: v.speed_kmh,
+                    evidence: jpeg.map(|e| e.path.clone()),
+                    evidence_sha256: jpeg.map(|e| e.sha256.clone()),
+                })
+            }
+            EventKind::CameraStatus(s) => Reported::CameraStatus(s.clone()),
+        }
+    }
+
+    /// Puts the event in the bus's outbox under the vision event's id.
+    pub fn publish(
+        &self,
+        bus: &nutgiao_ops::bus::Bus,
+        ev: &nutgiao_vision::VisionEvent,
+    ) -> Result<(), nutgiao_ops::bus::BusError> {
+        match self {
+            Reported::Count(c) => bus.publish("counts", &ev.camera, &ev.id, c),
+            Reported::Violation(v) => bus.publish("violations", &ev.camera, &ev.id, v),
+            Reported::CameraStatus(s) => bus.publish("status", &format!("camera/{}", ev.camera), &ev.id, s),
+        }
+    }
+}
+
 /// Forwards every stored vision event to the live state and the event bus. The vision store
 /// has it on disk already; the bus puts it in its outbox before sending.
 pub fn forward_vision(
@@ -164,47 +224,16 @@ pub fn forward_vision(
     live: Live,
     bus: Option<nutgiao_ops::bus::Bus>,
 ) -> std::thread::JoinHandle<()> {
-    use nutgiao_ops::events::{VehicleCounted, ViolationDetected};
-    use nutgiao_vision::EventKind;
     std::thread::spawn(move || {
         for ev in rx {
-            let published = match &ev.kind {
-                EventKind::Count(c) => {
-                    let count = VehicleCounted {
-                        camera: ev.camera.clone(),
-                        line: c.line.clone(),
-                        lane: c.lane,
-                        direction: if c.direction > 0 { "positive" } else { "negative" }.to_owned(),
-                        class: c.class.clone(),
-                        time_s: unix_now_s(),
-                    };
-                    let r = bus.as_ref().map(|b| b.publish("counts", &ev.camera, &ev.id, &count));
-                    live.report_count(count);
-                    r
-                }
-                EventKind::Violation(v) => {
-                    let jpeg = v.evidence.iter().find(|e| e.path.ends_with(".jpg") || e.path.ends_with(".jpeg"));
-                    let violation = ViolationDetected {
-                        id: ev.id.clone(),
-                        camera: ev.camera.clone(),
-                        kind: v.violation.as_str().to_owned(),
-                        class: v.class.clone(),
-                        time_s: unix_now_s(),
-                        speed_kmh: v.speed_kmh,
-                        evidence: jpeg.map(|e| e.path.clone()),
-                        evidence_sha256: jpeg.map(|e| e.sha256.clone()),
-                    };
-                    let r = bus.as_ref().map(|b| b.publish("violations", &ev.camera, &ev.id, &violation));
-                    live.report_violation(violation);
-                    r
-                }
-                EventKind::CameraStatus(s) => {
-                    let key = format!("camera/{}", ev.camera);
-                    bus.as_ref().map(|b| b.publish("status", &key, &ev.id, s))
-                }
-            };
-            if let Some(Err(e)) = published {
+            let reported = Reported::of(&ev);
+            if let Some(Err(e)) = bus.as_ref().map(|b| reported.publish(b, &ev)) {
                 tracing::error!("event {} not queued for the bus: {e}", ev.id);
+            }
+            match reported {
+                Reported::Count(c) => live.report_count(c),
+                Reported::Violation(v) => live.report_violation(v),
+                Reported::CameraStatus(_) => {}
             }
         }
     })

@@ -36,6 +36,26 @@ pub struct IntersectionStatus {
     pub errors: u64,
     pub latency_ms: Option<f64>,
     pub field: Option<FieldStatus>,
+    /// The cabinet's detector readings at the last poll.
+    pub detectors: BTreeMap<String, DetectorReading>,
+}
+
+/// What the central controller has heard from the vision node that watches one camera.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct VisionInput {
+    /// The node that reported last (its MQTT client id).
+    pub source: String,
+    /// Vehicles counted at the camera's stop lines, entering the intersection.
+    pub counted: u64,
+    /// The same counts by approach.
+    pub by_approach: BTreeMap<String, u64>,
+    /// Seconds since the Unix epoch of the last count.
+    pub last_count_s: f64,
+}
+
+/// The detector id under which an approach's vision counts reach the plan algorithms.
+pub fn vision_detector_id(approach: &str) -> String {
+    format!("vision:{approach}")
 }
 
 /// Shared view of the service: per-intersection status, manual overrides, and what the
@@ -45,6 +65,7 @@ pub struct CentralHandle {
     status: Arc<Mutex<BTreeMap<String, IntersectionStatus>>>,
     overrides: Arc<Mutex<BTreeMap<String, IntersectionPlan>>>,
     planner_note: Arc<Mutex<String>>,
+    vision: Arc<Mutex<BTreeMap<String, VisionInput>>>,
 }
 
 impl CentralHandle {
@@ -77,6 +98,41 @@ impl CentralHandle {
         {
             tracing::info!(intersection, "manual override cleared: automatic control");
         }
+    }
+
+    /// Takes one vehicle counted by a vision node at a stop line of `approach`.
+    pub fn record_vision_count(&self, source: &str, camera: &str, approach: &str, time_s: f64) {
+        if let Ok(mut v) = self.vision.lock() {
+            let input = v.entry(camera.to_owned()).or_default();
+            source.clone_into(&mut input.source);
+            input.counted += 1;
+            *input.by_approach.entry(approach.to_owned()).or_default() += 1;
+            input.last_count_s = input.last_count_s.max(time_s);
+        }
+    }
+
+    /// Per camera, what the vision nodes have reported.
+    pub fn vision(&self) -> BTreeMap<String, VisionInput> {
+        self.vision.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Vision counts per approach as cumulative detector readings (`vision:<approach>`), for
+    /// the plan algorithms' flow meters.
+    fn vision_readings(&self) -> BTreeMap<String, DetectorReading> {
+        let mut per_approach: BTreeMap<String, u64> = BTreeMap::new();
+        for input in self.vision().values() {
+            for (approach, n) in &input.by_approach {
+                *per_approach.entry(approach.clone()).or_default() += n;
+            }
+        }
+        per_approach
+            .into_iter()
+            .map(|(a, n)| {
+                // Detector counts wrap at u32 like a cabinet's counters; the meters take differences.
+                let count = u32::try_from(n % (u64::from(u32::MAX) + 1)).unwrap_or(0);
+                (vision_detector_id(&a), DetectorReading { count, ..DetectorReading::default() })
+            })
+            .collect()
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut IntersectionStatus)) {
@@ -155,11 +211,10 @@ impl Central {
                     .filter(|id| inp.fresh_at.get(*id).is_none_or(|t| now.duration_since(*t) > period * 3))
                     .cloned()
                     .collect();
-                let snap = DetectorSnapshot {
-                    now_s: start.elapsed().as_secs_f64(),
-                    detectors: inp.detectors.clone(),
-                    queues_m: BTreeMap::new(),
-                };
+                let mut detectors = inp.detectors.clone();
+                detectors.extend(handle.vision_readings());
+                let snap =
+                    DetectorSnapshot { now_s: start.elapsed().as_secs_f64(), detectors, queues_m: BTreeMap::new() };
                 (snap, stale)
             };
             let stale_for = {
@@ -226,11 +281,11 @@ async fn drive_link(
     loop {
         tick.tick().await;
         counter = counter.wrapping_add(1);
-        let result: Result<FieldStatus, crate::modbus::client::LinkError> = async {
+        let result: Result<(FieldStatus, BTreeMap<String, DetectorReading>), crate::modbus::client::LinkError> = async {
             let status = link.read_status().await?;
             let detectors = link.read_detectors().await?;
             if let Ok(mut inp) = inputs.lock() {
-                inp.detectors.extend(detectors);
+                inp.detectors.extend(detectors.clone());
                 inp.fresh_at.insert(id.clone(), Instant::now());
             }
             let manual = handle.override_for(&id);
@@ -249,7 +304,7 @@ async fn drive_link(
             } else {
                 link.heartbeat(counter).await?;
             }
-            Ok(status)
+            Ok((status, detectors))
         }
         .await;
         let stats = link.stats().clone();
@@ -275,10 +330,11 @@ async fn drive_link(
             s.plan.clone_from(&sent);
             s.manual_override = handle.override_for(&id).map(|p| p.plan_id);
             match &result {
-                Ok(st) => {
+                Ok((st, detectors)) => {
                     s.mode = st.mode;
                     s.plan_in_effect = st.plan_id;
                     s.field = Some(st.clone());
+                    s.detectors.clone_from(detectors);
                 }
                 Err(e) => s.last_error = Some(e.to_string()),
             }

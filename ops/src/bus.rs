@@ -5,17 +5,21 @@
 //! acknowledged it. While the broker is down events wait on disk; each carries a stable
 //! `id`, so delivery is at-least-once on the wire and exactly-once by id.
 //!
+//! State that a newer value replaces (signal indications, detector readings) goes through
+//! [`StateBus`] instead: retained, never spooled, the latest value sent again after every
+//! reconnection.
+//!
 //! Topics: `nutgiao/<site>/<kind>/<key>` where kind is `counts`, `violations`, `status`,
 //! `signals` or `detectors` (see docs/events.md).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
 use rusqlite::{Connection, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::events::{BusProgress, InternalEvent};
@@ -35,13 +39,23 @@ pub enum BusError {
     Payload(#[from] serde_json::Error),
 }
 
-/// An event as it travels: its id, kind and JSON body.
+/// An event as it travels: its id, the node that sent it, its kind and JSON body.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Envelope<'a, T: Serialize> {
     pub id: &'a str,
     pub site: &'a str,
+    /// The publishing node's MQTT client id, so a central node can tell its edge nodes apart.
+    pub source: &'a str,
     pub kind: &'a str,
     pub data: &'a T,
+}
+
+/// `HOST:PORT` of a broker.
+fn broker_address(broker: &str) -> Result<(String, u16), BusError> {
+    broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| BusError::Address(broker.to_owned()))
 }
 
 /// One stored event: sequence number, kind, topic, payload.
@@ -111,6 +125,10 @@ impl Outbox {
         Ok(())
     }
 
+    fn unsent_all(&self) -> i64 {
+        self.conn().query_row("SELECT COUNT(*) FROM outbox WHERE sent = 0", [], |r| r.get(0)).unwrap_or(-1)
+    }
+
     fn unsent(&self, kind: &str) -> i64 {
         self.conn()
             .query_row("SELECT COUNT(*) FROM outbox WHERE sent = 0 AND kind = ?1", params![kind], |r| r.get(0))
@@ -122,6 +140,7 @@ impl Outbox {
 #[derive(Clone)]
 pub struct Bus {
     site: String,
+    source: String,
     outbox: Arc<Outbox>,
     wake: Arc<Notify>,
 }
@@ -143,16 +162,14 @@ impl Bus {
         site: &str,
         metrics: Metrics,
     ) -> Result<(Bus, Publisher), BusError> {
-        let (host, port) = broker
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
-            .ok_or_else(|| BusError::Address(broker.to_owned()))?;
+        let (host, port) = broker_address(broker)?;
         let outbox = Arc::new(Outbox::open(path)?);
         let wake = Arc::new(Notify::new());
         let mut options = MqttOptions::new(client_id, host, port);
         options.set_keep_alive(Duration::from_secs(5));
         options.set_clean_session(true);
-        let bus = Bus { site: site.to_owned(), outbox: outbox.clone(), wake: wake.clone() };
+        let bus =
+            Bus { site: site.to_owned(), source: client_id.to_owned(), outbox: outbox.clone(), wake: wake.clone() };
         Ok((bus, Publisher { outbox, wake, options, metrics }))
     }
 
@@ -160,10 +177,25 @@ impl Bus {
     /// is durable.
     pub fn publish<T: Serialize>(&self, kind: &str, key: &str, id: &str, data: &T) -> Result<(), BusError> {
         let topic = format!("nutgiao/{}/{kind}/{key}", self.site);
-        let payload = serde_json::to_vec(&Envelope { id, site: &self.site, kind, data })?;
+        let payload = serde_json::to_vec(&Envelope { id, site: &self.site, source: &self.source, kind, data })?;
         self.outbox.put(id, kind, &topic, &payload)?;
         self.wake.notify_one();
         Ok(())
+    }
+}
+
+impl Bus {
+    /// Waits up to `timeout` for the broker to acknowledge everything in the outbox (for a
+    /// process about to exit); returns how many events still wait on disk for the next start.
+    pub fn wait_sent(&self, timeout: Duration) -> i64 {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let n = self.outbox.unsent_all();
+            if n == 0 || std::time::Instant::now() >= until {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -263,10 +295,7 @@ pub async fn subscribe(
     kinds: &[&str],
     tx: tokio::sync::mpsc::UnboundedSender<Received>,
 ) -> Result<(), BusError> {
-    let (host, port) = broker
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
-        .ok_or_else(|| BusError::Address(broker.to_owned()))?;
+    let (host, port) = broker_address(broker)?;
     let topics: Vec<String> = kinds.iter().map(|k| format!("nutgiao/{site}/{k}/#")).collect();
     let mut backoff = Duration::from_millis(200);
     loop {
@@ -304,4 +333,114 @@ pub async fn subscribe(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
+}
+
+/// The latest value of one state topic: the message to send and whether it still has to go.
+type StateTopics = BTreeMap<String, (Vec<u8>, bool)>;
+
+/// The producer side of last-value state (signal indications, detector readings): cheap to
+/// clone, never blocks. Only the newest value of each topic matters, so nothing is spooled:
+/// a value that could not be sent is replaced by the next one, and after a reconnection the
+/// latest value of every topic goes out again. Messages are retained so that a node that
+/// subscribes later gets the current state at once; each carries its `time_s` so that a
+/// receiver can ignore a retained value from a publisher that has died.
+#[derive(Clone)]
+pub struct StateBus {
+    site: String,
+    source: String,
+    topics: Arc<Mutex<StateTopics>>,
+    wake: Arc<Notify>,
+}
+
+/// The state publisher task; run it with [`StatePublisher::run`].
+pub struct StatePublisher {
+    topics: Arc<Mutex<StateTopics>>,
+    wake: Arc<Notify>,
+    options: MqttOptions,
+}
+
+impl StateBus {
+    pub fn open(broker: &str, client_id: &str, site: &str) -> Result<(StateBus, StatePublisher), BusError> {
+        let (host, port) = broker_address(broker)?;
+        let mut options = MqttOptions::new(client_id, host, port);
+        options.set_keep_alive(Duration::from_secs(5));
+        let topics = Arc::new(Mutex::new(BTreeMap::new()));
+        let wake = Arc::new(Notify::new());
+        let bus = StateBus {
+            site: site.to_owned(),
+            source: client_id.to_owned(),
+            topics: topics.clone(),
+            wake: wake.clone(),
+        };
+        Ok((bus, StatePublisher { topics, wake, options }))
+    }
+
+    /// Sets the state at `nutgiao/<site>/<kind>/<key>`, replacing any value not yet sent.
+    pub fn set<T: Serialize>(&self, kind: &str, key: &str, data: &T) -> Result<(), BusError> {
+        let topic = format!("nutgiao/{}/{kind}/{key}", self.site);
+        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let id = format!("{}-{key}-{millis}", self.source);
+        let payload = serde_json::to_vec(&Envelope { id: &id, site: &self.site, source: &self.source, kind, data })?;
+        self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(topic, (payload, true));
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+impl StatePublisher {
+    /// Sends state until the task is dropped; reconnects with backoff.
+    pub async fn run(self) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let (client, mut eventloop) = AsyncClient::new(self.options.clone(), 256);
+            let mut connected = false;
+            loop {
+                if connected {
+                    self.send_pending(&client);
+                }
+                tokio::select! {
+                    event = eventloop.poll() => match event {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            connected = true;
+                            backoff = Duration::from_millis(200);
+                            // A new connection: everyone may have missed the latest values.
+                            for (_, pending) in self.lock().values_mut() {
+                                *pending = true;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::debug!("MQTT state connection: {e}");
+                            break;
+                        }
+                    },
+                    () = self.wake.notified(), if connected => {}
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StateTopics> {
+        self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn send_pending(&self, client: &AsyncClient) {
+        for (topic, (payload, pending)) in self.lock().iter_mut().filter(|(_, (_, p))| *p) {
+            // A full client queue leaves the value pending for the next wake-up.
+            if client.try_publish(topic.clone(), QoS::AtLeastOnce, true, payload.clone()).is_ok() {
+                *pending = false;
+            }
+        }
+    }
+}
+
+/// What a `signals` state message carries: one intersection's indications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalsState {
+    pub intersection: String,
+    pub phases: Vec<nutgiao_controller::PhaseState>,
+    /// Seconds since the Unix epoch at which the publisher read these indications.
+    pub time_s: f64,
 }

@@ -2,6 +2,7 @@
 //! default, or against a SUMO simulation over TraCI with `--sumo`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -9,6 +10,7 @@ use nutgiao_controller::central::Central;
 use nutgiao_controller::sumo::{SumoRun, run_control};
 
 use crate::cli::ControlArgs;
+use crate::scaleout;
 
 pub fn run(args: &ControlArgs) -> anyhow::Result<ExitCode> {
     if let Some(d) = args.duration
@@ -29,6 +31,18 @@ pub fn run(args: &ControlArgs) -> anyhow::Result<ExitCode> {
     let central = Central::new(&site, &name).with_context(|| format!("--controller {name}"))?;
     let handle = central.handle();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // On the bus: signal states and detector readings go out, the edge nodes' counts come in.
+    if let Some(broker) = args.bus.mqtt.clone().or_else(|| site.operations.mqtt.clone()) {
+        let node = args.bus.node.clone().unwrap_or_else(|| format!("control-{}", scaleout::host_name()));
+        let site = Arc::new(site.clone());
+        let (state, publisher) =
+            nutgiao_ops::bus::StateBus::open(&broker, &scaleout::client_id(&node, "state"), &site.site.name)
+                .with_context(|| format!("event bus {broker}"))?;
+        rt.spawn(publisher.run());
+        rt.spawn(scaleout::publish_central_state(handle.clone(), site.clone(), state));
+        rt.spawn(scaleout::receive_counts(broker.clone(), node.clone(), site, handle.clone()));
+        tracing::info!(node = %node, broker = %broker, "on the event bus");
+    }
     tracing::info!(controller = %name, "central controller running");
     rt.block_on(async {
         tokio::select! {
@@ -37,6 +51,12 @@ pub fn run(args: &ControlArgs) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(())
     })?;
-    println!("{}", serde_json::to_string_pretty(&handle.status())?);
+    let report = serde_json::json!({
+        "controller": name,
+        "planner": handle.planner_note(),
+        "intersections": handle.status(),
+        "vision": handle.vision(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -191,7 +191,8 @@ fn field_and_control_run_the_arterial_together() {
         .unwrap();
     assert!(control.status.success(), "{}", String::from_utf8_lossy(&control.stderr));
     let status: serde_json::Value = serde_json::from_slice(&control.stdout).unwrap();
-    for s in status.as_array().unwrap() {
+    assert_eq!(status["controller"], "fixed:webster");
+    for s in status["intersections"].as_array().unwrap() {
         assert_eq!(s["up"], true, "{s}");
         assert_eq!(s["mode"], "central", "{s}");
         assert_eq!(s["plan_sent"], 2, "{s}");

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::Stdio;
 
-use crate::support::{Child, arterial, have, nutgiao, wait_for};
+use crate::support::{Child, arterial, arterial_films, have, nutgiao, wait_for};
 
 #[test]
 fn events_reported_before_a_kill_9_are_all_in_the_database() {
@@ -13,15 +13,7 @@ fn events_reported_before_a_kill_9_are_all_in_the_database() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let films = dir.path().join("films");
-    let out = nutgiao()
-        .arg("simulate")
-        .arg(arterial())
-        .args(["--duration", "60", "--seed", "3", "--cameras"])
-        .arg(&films)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let films = arterial_films();
 
     let events = dir.path().join("events.jsonl");
     let store = dir.path().join("events.db");
@@ -30,7 +22,7 @@ fn events_reported_before_a_kill_9_are_all_in_the_database() {
             .arg("watch")
             .arg(arterial())
             .arg("--camera-dir")
-            .arg(&films)
+            .arg(films)
             .arg("--events")
             .arg(&events)
             .arg("--store")

@@ -8,6 +8,7 @@ mod control;
 mod demo;
 mod durability;
 mod ops;
+mod scaleout;
 mod simulate;
 mod sumo;
 mod vision;

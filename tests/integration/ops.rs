@@ -12,7 +12,7 @@ use nutgiao_ops::events::{CameraHealth, VehicleCounted, ViolationDetected};
 use nutgiao_ops::{ControlCommand, Live, PlanStatus, Tokens};
 use serde_json::Value;
 
-use crate::support::{Child, arterial, free_port, have, http, root, wait_for};
+use crate::support::{Child, arterial, free_port, have, have_mosquitto, http, mosquitto_on, root, wait_for};
 
 /// A running ops server with a real fixed-time sequencer as its central controller, so that
 /// overrides reach real signals. Sim time runs 20 times faster than the wall clock.
@@ -258,11 +258,11 @@ fn metrics_pass_promtool_and_a_real_prometheus_scrapes_the_counts() {
 
 #[test]
 fn the_bus_keeps_events_while_the_broker_is_down_and_sends_each_once() {
-    if !have("mosquitto") || !have("mosquitto_sub") {
-        eprintln!("skipping: mosquitto not installed (scripts/bootstrap.sh installs it)");
+    if !have_mosquitto() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // The broker is started only after the first process has spooled its events.
     let port = free_port();
     let broker = format!("127.0.0.1:{port}");
     let metrics = nutgiao_ops::Metrics::new("arterial").unwrap();
@@ -282,18 +282,7 @@ fn the_bus_keeps_events_while_the_broker_is_down_and_sends_each_once() {
     first.abort();
     drop(bus);
 
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
-    let _broker = Child(
-        std::process::Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(10, "mosquitto to listen", || std::net::TcpStream::connect(&broker).ok());
+    let _broker = mosquitto_on(dir.path(), port);
     let sub = std::process::Command::new("mosquitto_sub")
         .args([
             "-h",

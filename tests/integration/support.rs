@@ -109,3 +109,63 @@ pub fn arterial_on_free_ports(dir: &Path) -> (PathBuf, [u16; 3]) {
     std::fs::write(&path, text).unwrap();
     (path, ports)
 }
+
+/// Films of the arterial's two cameras (60 simulated seconds, seed 3), made once per test run
+/// and shared by the tests that watch them: `<dir>/<camera id>.mp4`.
+#[allow(dead_code)]
+pub fn arterial_films() -> &'static Path {
+    static FILMS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    FILMS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let out = nutgiao()
+                .arg("simulate")
+                .arg(arterial())
+                .args(["--duration", "60", "--seed", "3", "--cameras"])
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "filming the arterial: {}", String::from_utf8_lossy(&out.stderr));
+            dir
+        })
+        .path()
+}
+
+/// Mosquitto is installed (says so when it is not, for the skip message).
+#[allow(dead_code)]
+pub fn have_mosquitto() -> bool {
+    let ok = have("mosquitto") && have("mosquitto_sub");
+    if !ok {
+        eprintln!("skipping: mosquitto not installed (scripts/bootstrap.sh installs it)");
+    }
+    ok
+}
+
+/// A Mosquitto broker on loopback `port`, stopped when the guard drops.
+#[allow(dead_code)]
+pub fn mosquitto_on(dir: &Path, port: u16) -> Child {
+    let conf = dir.join(format!("mosquitto-{port}.conf"));
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
+    let child = Child(
+        Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(10, "mosquitto to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    child
+}
+
+/// A Mosquitto broker on a free loopback port and its `HOST:PORT`; `None` when Mosquitto is
+/// not installed.
+#[allow(dead_code)]
+pub fn mosquitto(dir: &Path) -> Option<(Child, String)> {
+    if !have_mosquitto() {
+        return None;
+    }
+    let port = free_port();
+    Some((mosquitto_on(dir, port), format!("127.0.0.1:{port}")))
+}
