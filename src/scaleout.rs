@@ -113,6 +113,23 @@ pub async fn receive_signals(broker: String, node: String, site: String, signals
     }
 }
 
+/// Puts a central controller on the bus: its signal states and detector readings go out, the
+/// edge nodes' counts come in.
+pub fn join_as_central(
+    rt: &tokio::runtime::Runtime,
+    broker: &str,
+    node: &str,
+    site: Arc<Site>,
+    handle: CentralHandle,
+) -> Result<(), nutgiao_ops::bus::BusError> {
+    let (state, publisher) = StateBus::open(broker, &client_id(node, "state"), &site.site.name)?;
+    rt.spawn(publisher.run());
+    rt.spawn(publish_central_state(handle.clone(), site.clone(), state));
+    rt.spawn(receive_counts(broker.to_owned(), node.to_owned(), site, handle));
+    tracing::info!(node, broker, "central node on the event bus");
+    Ok(())
+}
+
 /// Publishes every field controller's indications and detector readings: on change, and at
 /// least every second so that edge nodes can tell a live central node from a dead one.
 pub async fn publish_central_state(handle: CentralHandle, site: Arc<Site>, state: StateBus) {

@@ -34,14 +34,8 @@ pub fn run(args: &ControlArgs) -> anyhow::Result<ExitCode> {
     // On the bus: signal states and detector readings go out, the edge nodes' counts come in.
     if let Some(broker) = args.bus.mqtt.clone().or_else(|| site.operations.mqtt.clone()) {
         let node = args.bus.node.clone().unwrap_or_else(|| format!("control-{}", scaleout::host_name()));
-        let site = Arc::new(site.clone());
-        let (state, publisher) =
-            nutgiao_ops::bus::StateBus::open(&broker, &scaleout::client_id(&node, "state"), &site.site.name)
-                .with_context(|| format!("event bus {broker}"))?;
-        rt.spawn(publisher.run());
-        rt.spawn(scaleout::publish_central_state(handle.clone(), site.clone(), state));
-        rt.spawn(scaleout::receive_counts(broker.clone(), node.clone(), site, handle.clone()));
-        tracing::info!(node = %node, broker = %broker, "on the event bus");
+        scaleout::join_as_central(&rt, &broker, &node, Arc::new(site.clone()), handle.clone())
+            .with_context(|| format!("event bus {broker}"))?;
     }
     tracing::info!(controller = %name, "central controller running");
     rt.block_on(async {

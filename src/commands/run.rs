@@ -28,7 +28,7 @@ pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
 
     let bus = match &site.operations.mqtt {
         Some(broker) => {
-            let client = format!("nutgiao-{}-central", site.site.name);
+            let client = crate::scaleout::client_id(&format!("nutgiao-{}", site.site.name), "events");
             let (bus, publisher) = nutgiao_ops::bus::Bus::open(
                 &data_dir.join("bus.db"),
                 broker,
@@ -46,6 +46,17 @@ pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
     let central = Central::new(&site, &algorithm).with_context(|| format!("controller {algorithm}"))?;
     let handle = central.handle();
     rt.spawn(central.run(None));
+    if let Some(broker) = &site.operations.mqtt {
+        // Edge vision nodes elsewhere read the signal states and send their counts here.
+        crate::scaleout::join_as_central(
+            &rt,
+            broker,
+            &format!("nutgiao-{}", site.site.name),
+            site.clone(),
+            handle.clone(),
+        )
+        .with_context(|| format!("event bus {broker}"))?;
+    }
     rt.spawn(services::mirror_central(handle.clone(), live.clone()));
     rt.spawn(services::mirror_cabinet_signals(handle.clone(), live.clone()));
     rt.spawn(services::apply_overrides(command_rx, handle, live.clone()));
