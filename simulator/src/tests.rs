@@ -145,6 +145,75 @@ fn arterial_webster_coord_arrivals_within_band_time_loss_documented_gap() {
     assert!(loss >= sumo_loss && loss <= 1.35 * sumo_loss, "time loss {loss:.1} s vs SUMO {sumo_loss} s");
 }
 
+/// The shared SUMO scenario, or `None` (with a message) when it is not beside the checkout.
+fn sumo_arterial() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/sumo-arterial");
+    if dir.join("arterial_static.net.xml").is_file() && dir.join("results_mean.csv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} (SUMO's arterial scenario and results) is not there", dir.display());
+        None
+    }
+}
+
+/// SUMO's mean time loss and arrivals for a variant of `results_mean.csv`.
+fn sumo_result(dir: &std::path::Path, variant: &str) -> (f64, f64) {
+    let text = std::fs::read_to_string(dir.join("results_mean.csv")).expect("results_mean.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let (arrived, loss) = (col("arrived"), col("timeloss"));
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[0] == variant)
+        .unwrap_or_else(|| panic!("no variant {variant} in results_mean.csv"));
+    (row[loss].parse().expect("timeloss"), row[arrived].parse().expect("arrived"))
+}
+
+/// Five seeds under SUMO's own programs (network, then additional files), as SUMO ran them.
+fn replayed_five_seed_mean(site: &Site, dir: &std::path::Path, additional: &[&str]) -> (f64, f64) {
+    let net = dir.join("arterial_static.net.xml");
+    let additional: Vec<_> = additional.iter().map(|f| dir.join(f)).collect();
+    let mut loss = 0.0;
+    let mut arrived = 0.0;
+    for seed in 1..=5 {
+        let opts = sumo_options(seed);
+        let mut c = nutgiao_controller::sumo::program::SumoProgram::load(site, &net, &additional, opts.step_s)
+            .expect("SUMO's programs");
+        let mut sim = Simulation::new(site, opts).expect("simulation");
+        crate::run(&mut sim, &mut c, 3600.0, |_| {});
+        let s = sim.summary();
+        loss += s.mean_time_loss_s / 5.0;
+        arrived += s.arrived as f64 / 5.0;
+    }
+    (loss, arrived)
+}
+
+fn assert_within_band(what: &str, (loss, arrived): (f64, f64), (sumo_loss, sumo_arrived): (f64, f64)) {
+    assert!(
+        (loss - sumo_loss).abs() <= 0.15 * sumo_loss,
+        "{what}: time loss {loss:.1} s vs SUMO {sumo_loss} s (band 15 %)"
+    );
+    assert!(
+        (arrived - sumo_arrived).abs() <= 0.02 * sumo_arrived,
+        "{what}: arrived {arrived} vs SUMO {sumo_arrived} (band 2 %)"
+    );
+}
+
+#[test]
+fn arterial_sumo_fixed90_replayed_within_the_validity_band() {
+    let Some(dir) = sumo_arterial() else { return };
+    let ours = replayed_five_seed_mean(&arterial(), &dir, &[]);
+    assert_within_band("SUMO's fixed90 replayed", ours, sumo_result(&dir, "fixed90"));
+}
+
+#[test]
+fn arterial_sumo_webster_coord_replayed_within_the_validity_band() {
+    let Some(dir) = sumo_arterial() else { return };
+    let ours = replayed_five_seed_mean(&arterial(), &dir, &["webster.tls.add.xml", "webster_coord.tls.add.xml"]);
+    assert_within_band("SUMO's webster + offsets replayed", ours, sumo_result(&dir, "webster_coord"));
+}
+
 #[test]
 fn gridlock_is_detected_and_resolved_by_bounded_teleports() {
     let mut site = arterial();

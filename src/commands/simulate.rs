@@ -11,6 +11,12 @@ use crate::cli::{Model, SimulateArgs};
 pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     // Filming steps the simulation once per frame and streams or writes the pictures.
     if args.cameras.is_some() || args.truth.is_some() {
+        if args.controller.starts_with(nutgiao_controller::sumo::program::PREFIX) {
+            bail!(
+                "--controller {}: replaying SUMO's programs is not available with --cameras or --truth",
+                args.controller
+            );
+        }
         return super::film::run(args);
     }
     if !(args.duration.is_finite() && args.duration > 0.0) {
@@ -36,8 +42,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         ..SimOptions::default()
     };
     let mut sim = Simulation::new(&site, opts).with_context(|| format!("simulating {}", args.site.display()))?;
-    let mut control = nutgiao_controller::by_name(&site, &args.controller)
-        .with_context(|| format!("--controller {}", args.controller))?;
+    let mut control: Box<dyn nutgiao_controller::SignalControl> =
+        match args.controller.strip_prefix(nutgiao_controller::sumo::program::PREFIX) {
+            // SUMO's own programs, replayed for validation: never a controller for the field.
+            Some(files) => Box::new(
+                nutgiao_controller::sumo::program::SumoProgram::from_spec(&site, files, args.step)
+                    .with_context(|| format!("--controller {}", args.controller))?,
+            ),
+            None => nutgiao_controller::by_name(&site, &args.controller)
+                .with_context(|| format!("--controller {}", args.controller))?,
+        };
     tracing::info!(site = %site.site.name, controller = control.name(), duration_s = args.duration, seed = args.seed, "simulating");
     match args.realtime {
         Some(speed) => nutgiao_simulator::run_realtime(&mut sim, control.as_mut(), args.duration, speed, |_| true),

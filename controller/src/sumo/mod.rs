@@ -7,6 +7,7 @@ mod error;
 pub mod import;
 pub mod net;
 pub mod process;
+pub mod program;
 pub mod signals;
 pub mod traci;
 
