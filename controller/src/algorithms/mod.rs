@@ -20,14 +20,22 @@ use crate::sequencer::Mode;
 use crate::signal::{DetectorSnapshot, SignalControl, SiteSignals};
 
 /// What `adaptive` (the default) is, chosen by measurement: `cargo bench --bench
-/// control_delay` runs every algorithm on the reference arterial (3600 s, step 1 s). With the
-/// simulator as of 2026-11-22 05:08 UTC (3 seeds), the lowest mean time loss came from the
-/// green-wave plans (common Webster cycle from measured flows, two-way offsets) run
-/// actuated-coordinated (side stages gap out, the arterial takes the slack): 28.4 s, against
-/// 28.8 s for the same plans fixed-time, 30.6 s for SUMO's Webster + offsets plan, 33.6 s for
-/// SCATS-like balancing, 35.6 s fully actuated, 53.9 s for the 90 s fixed plan and 60.8 s for
-/// max-pressure. Coordination matters most on a 300 m spaced arterial with 800 veh/h each
-/// way; gap-out adds a little on top by not wasting side-street green.
+/// control_delay` runs every algorithm on the reference arterial (3600 s, step 1 s, seeds
+/// 1..5; 2026-12-01, controller of commit 6b3221d). The lowest mean time loss comes from the
+/// green-wave plans run actuated-coordinated: 26.1 s, against 27.8 s for the same plans
+/// fixed-time, 30.7 s for SUMO's Webster + offsets plan, 33.2 s for SCATS-like balancing,
+/// 35.2 s fully actuated, 53.7 s for the 90 s fixed plan and 56.3 s for max-pressure. That is
+/// 49 % of the fixed plan: the target (at most 45 %, 24.2 s) is missed by 1.9 s.
+///
+/// The plans: one common cycle, Webster's from the measured flows but at least the two-way
+/// progression cycle (45 s here: 285.6 m at 50 km/h plus 2 s start-up, twice), Webster
+/// splits, alternating offsets. Actuated-coordinated (`Mode::Coordinated`): side stages gap
+/// out and the arterial takes the slack up to its yield point; a side stage still in use may
+/// run on into the arterial's green by a bounded share, because a split from counts does not
+/// know how fast a side lane discharges (in SUMO far below 1800 veh/h: waiting permitted lefts
+/// block the one lane). In SUMO (`benches/sumo_control.py`, docs/sumo.md) this is 24.7 s on the base
+/// demand (delay_based 20.1 s) and 51.6 s on the peak (delay_based 25.7 s): at 1 s steps our
+/// yellow and red clearances cost 12 s a cycle against SUMO's 6 s.
 ///
 /// Over Modbus (map v1 has no actuated-coordinated flag) `adaptive` sends the same
 /// green-wave plans and the cabinets run them fixed-time.
