@@ -82,7 +82,9 @@ pub struct SimulateArgs {
     /// Car-following model.
     #[arg(long, value_enum, default_value_t = Model::Idm)]
     pub model: Model,
-    /// Signal control: fixed:PLAN, actuated, webster, scats, max-pressure, green-wave, adaptive.
+    /// Signal control: fixed:PLAN, actuated, webster, scats, max-pressure, green-wave, adaptive;
+    /// or sumo-program:NET.xml[,ADD.xml...] to replay SUMO's own signal programs (for
+    /// validation against SUMO only: their yellow and all-red are SUMO's, not the site's floors).
     #[arg(long, default_value = "actuated")]
     pub controller: String,
     /// Directory for the per-vehicle and per-interval CSVs and the time-space diagrams.
