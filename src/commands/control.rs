@@ -18,7 +18,7 @@ pub fn run(args: &ControlArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--duration {d}: must be a positive number of seconds");
     }
-    let site = nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?;
+    let site = super::load_site(&args.site)?;
     let name = args.controller.clone().unwrap_or_else(|| site.control.algorithm.clone());
     if let Some(cfg) = &args.sumo {
         let mut control = nutgiao_controller::by_name(&site, &name).with_context(|| format!("--controller {name}"))?;

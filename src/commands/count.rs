@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use nutgiao_vision::camera::{CameraSetup, parse_pixel_line};
 use nutgiao_vision::count_job::{self, CountOutputs};
 
@@ -12,7 +12,7 @@ pub fn run(args: &CountArgs) -> anyhow::Result<ExitCode> {
         args.lines.iter().map(|l| parse_pixel_line(l)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?;
     let setup = match (&args.site, &args.camera) {
         (Some(site), Some(camera)) => {
-            let site = nutgiao_config::load(site).with_context(|| format!("site file {}", site.display()))?;
+            let site = super::load_site(site)?;
             let mut setup = CameraSetup::from_site(&site, camera)?;
             setup.uri = video.clone();
             setup.lines.extend(CameraSetup::from_pixel_lines(camera, &video, &pixel_lines).lines);

@@ -16,7 +16,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let Some(cameras) = args.cameras.as_deref() else { bail!("--truth needs --cameras rtsp or --cameras DIR") };
     let time_of_day: TimeOfDay = args.time_of_day.parse().map_err(anyhow::Error::msg).context("--time-of-day")?;
-    let site = nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?;
+    let site = super::load_site(&args.site)?;
     let destination = if cameras == "rtsp" {
         Destination::Rtsp { address: "127.0.0.1".into() }
     } else {

@@ -19,8 +19,7 @@ use crate::cli::SiteArgs;
 use crate::services;
 
 pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
-    let site =
-        Arc::new(nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?);
+    let site = Arc::new(super::load_site(&args.site)?);
     let data_dir = PathBuf::from(&site.operations.data_dir);
     let (state, command_rx) = services::open_ops(site.clone(), &data_dir)?;
     let live = state.live.clone();

@@ -22,7 +22,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     if !(args.duration.is_finite() && args.duration > 0.0) {
         bail!("--duration {}: must be a positive number of seconds", args.duration);
     }
-    let site = nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?;
+    let site = super::load_site(&args.site)?;
     let arrivals = match args.arrivals.as_str() {
         "poisson" => Arrivals::Poisson,
         "uniform" => Arrivals::Uniform,

@@ -16,7 +16,7 @@ use crate::scaleout::{self, BusSignals};
 use crate::services::Reported;
 
 pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
-    let site = nutgiao_config::load(&args.site).with_context(|| format!("site file {}", args.site.display()))?;
+    let site = super::load_site(&args.site)?;
     if let Some(unknown) = args.cameras.iter().find(|c| !site.cameras.iter().any(|k| &k.id == *c)) {
         bail!("--camera {unknown}: the site has no such camera (it has {})", camera_ids(&site));
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::Stdio;
 
-use crate::support::{Child, arterial, arterial_films, have, nutgiao, wait_for};
+use crate::support::{Child, arterial, arterial_films, have, wait_for, watch_films};
 
 #[test]
 fn events_reported_before_a_kill_9_are_all_in_the_database() {
@@ -15,25 +15,10 @@ fn events_reported_before_a_kill_9_are_all_in_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let films = arterial_films();
 
-    let events = dir.path().join("events.jsonl");
-    let store = dir.path().join("events.db");
-    let mut watch = Child(
-        nutgiao()
-            .arg("watch")
-            .arg(arterial())
-            .arg("--camera-dir")
-            .arg(films)
-            .arg("--events")
-            .arg(&events)
-            .arg("--store")
-            .arg(&store)
-            .arg("--evidence")
-            .arg(dir.path().join("evidence"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let out = dir.path().join("watch");
+    let (events, store) = (out.with_extension("jsonl"), out.with_extension("sqlite"));
+    let mut watch =
+        Child(watch_films(&arterial(), films, &out).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     let reported = |text: &str| -> BTreeSet<String> {
         text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::{Child, arterial_films, arterial_on_free_ports, mosquitto, nutgiao, wait_for};
+use crate::support::{Child, arterial_films, arterial_on_free_ports, mosquitto, nutgiao, wait_for, watch_films};
 
 /// Stop-line crossings into the intersection that a node reported, as the controller counts them.
 fn stop_line_arrivals(events: &std::path::Path, camera: &str, stop_lines: &[&str]) -> u64 {
@@ -65,17 +65,8 @@ fn two_watch_nodes_and_one_control_exchange_counts_and_signals_through_mosquitto
     let nodes: Vec<std::process::Child> = edges
         .iter()
         .map(|(node, camera)| {
-            let d = dir.path().join(node);
-            nutgiao()
-                .args(["watch", &site, "--camera", camera, "--mqtt", &broker, "--node", node])
-                .arg("--camera-dir")
-                .arg(films)
-                .arg("--events")
-                .arg(d.with_extension("jsonl"))
-                .arg("--store")
-                .arg(d.with_extension("sqlite"))
-                .arg("--evidence")
-                .arg(&d)
+            watch_films(site.as_ref(), films, &dir.path().join(node))
+                .args(["--camera", camera, "--mqtt", &broker, "--node", node])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

@@ -170,13 +170,10 @@ fn import_sumo_writes_a_site_that_check_accepts() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.net.xml"));
 }
 
-#[test]
-fn actuated_control_runs_the_arterial_in_sumo_with_sumos_own_figures() {
-    let Some(data) = sumo_arterial() else { return };
-    let site = nutgiao_config::load(arterial()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    // A config of our own, so SUMO writes nothing into the read-only shared folder.
-    let cfg = dir.path().join("arterial.sumocfg");
+/// A configuration of our own for the shared arterial (static lights, 3600 s, 1 s steps), so
+/// that SUMO writes nothing into the read-only shared folder.
+fn own_sumocfg(data: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let cfg = dir.join("arterial.sumocfg");
     std::fs::write(
         &cfg,
         format!(
@@ -187,6 +184,15 @@ fn actuated_control_runs_the_arterial_in_sumo_with_sumos_own_figures() {
         ),
     )
     .unwrap();
+    cfg
+}
+
+#[test]
+fn actuated_control_runs_the_arterial_in_sumo_with_sumos_own_figures() {
+    let Some(data) = sumo_arterial() else { return };
+    let site = nutgiao_config::load(arterial()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_sumocfg(&data, dir.path());
     let stats = dir.path().join("stats.xml");
     let run = SumoRun {
         sumocfg: cfg,
@@ -227,17 +233,7 @@ fn a_site_that_does_not_match_the_network_is_refused_before_sumo_starts() {
 fn control_with_sumo_runs_the_command_line_interface_scripts_rely_on() {
     let Some(data) = sumo_arterial() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("arterial.sumocfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"<configuration><input><net-file value="{}"/><route-files value="{}"/></input>
-               <time><begin value="0"/><end value="3600"/><step-length value="1"/></time></configuration>"#,
-            data.join("arterial_static.net.xml").display(),
-            data.join("arterial.rou.xml").display()
-        ),
-    )
-    .unwrap();
+    let cfg = own_sumocfg(&data, dir.path());
     let trips = dir.path().join("trips.xml");
     let out = nutgiao()
         .args(["control"])

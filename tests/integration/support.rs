@@ -169,3 +169,21 @@ pub fn mosquitto(dir: &Path) -> Option<(Child, String)> {
     let port = free_port();
     Some((mosquitto_on(dir, port), format!("127.0.0.1:{port}")))
 }
+
+/// `nutgiao watch SITE --camera-dir FILMS` with everything it writes under `out`:
+/// `out.jsonl` (reported events), `out.sqlite` (the store) and `out/` (evidence).
+#[allow(dead_code)]
+pub fn watch_films(site: &Path, films: &Path, out: &Path) -> Command {
+    let mut cmd = nutgiao();
+    cmd.arg("watch")
+        .arg(site)
+        .arg("--camera-dir")
+        .arg(films)
+        .arg("--events")
+        .arg(out.with_extension("jsonl"))
+        .arg("--store")
+        .arg(out.with_extension("sqlite"))
+        .arg("--evidence")
+        .arg(out);
+    cmd
+}

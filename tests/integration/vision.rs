@@ -1,6 +1,6 @@
 //! End-to-end tests of `nutgiao count` and `nutgiao watch` on the shared real video.
 
-use crate::support::{arterial, nutgiao, shared_data};
+use crate::support::{arterial, nutgiao, shared_data, watch_films};
 
 #[test]
 fn count_with_a_pixel_line_writes_summary_csv_and_annotated_video() {
@@ -82,21 +82,9 @@ fn watch_runs_the_site_cameras_and_reports_a_missing_one_without_stopping_the_ot
     let cams = dir.path().join("cams");
     std::fs::create_dir_all(&cams).unwrap();
     std::fs::copy(data.join("video/cdnet-highway/highway.mp4"), cams.join("cam-J1-W.mp4")).unwrap();
-    let events = dir.path().join("events.jsonl");
-    let store = dir.path().join("events.sqlite");
-    let out = nutgiao()
-        .arg("watch")
-        .arg(arterial())
-        .arg("--camera-dir")
-        .arg(&cams)
-        .arg("--events")
-        .arg(&events)
-        .arg("--store")
-        .arg(&store)
-        .arg("--evidence")
-        .arg(dir.path().join("evidence"))
-        .output()
-        .unwrap();
+    let out_prefix = dir.path().join("watch");
+    let (events, store) = (out_prefix.with_extension("jsonl"), out_prefix.with_extension("sqlite"));
+    let out = watch_films(&arterial(), &cams, &out_prefix).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&events).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
