@@ -5,10 +5,29 @@ use serde::{Deserialize, Serialize};
 
 use nutgiao_config::{Intersection, Plan, Site};
 
+/// Set in `IntersectionPlan::plan_id` for a plan run actuated-coordinated (register map
+/// v1.1, docs/modbus.md: bit 15 of PLAN_ID). The flag lives in the plan number rather than a
+/// field of its own so that it travels wherever a plan does (the central controller, the
+/// operators' overrides, the plan block and its checksum, the status register), and so that a
+/// map v1.0 cabinet, which never looks at the bit, runs the plan fixed-time as before.
+pub const ACTUATED_COORDINATED: u16 = 0x8000;
+
+/// How a field controller runs a plan's cycle, offset and splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coordination {
+    /// Every stage gets its split.
+    FixedTime,
+    /// Side stages gap out and the first (coordinated) stage takes the slack up to its yield
+    /// point (`sequencer::Mode::Coordinated`).
+    ActuatedCoordinated,
+}
+
 /// The timing of one intersection: a cycle split into its stages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntersectionPlan {
-    /// Plan number (as carried in the field controller's registers).
+    /// Plan number (as carried in the field controller's registers), with
+    /// `ACTUATED_COORDINATED` set for a plan run actuated-coordinated.
     pub plan_id: u16,
     pub intersection: String,
     pub cycle_s: f64,
@@ -17,6 +36,29 @@ pub struct IntersectionPlan {
     /// Split per stage, in the intersection's stage order: green plus its change and
     /// clearance intervals. The splits add up to the cycle.
     pub splits_s: Vec<f64>,
+}
+
+impl IntersectionPlan {
+    pub fn coordination(&self) -> Coordination {
+        if self.plan_id & ACTUATED_COORDINATED != 0 {
+            Coordination::ActuatedCoordinated
+        } else {
+            Coordination::FixedTime
+        }
+    }
+
+    /// The plan number without the coordination flag.
+    pub fn number(&self) -> u16 {
+        self.plan_id & !ACTUATED_COORDINATED
+    }
+
+    pub fn with_coordination(mut self, c: Coordination) -> IntersectionPlan {
+        self.plan_id = match c {
+            Coordination::FixedTime => self.number(),
+            Coordination::ActuatedCoordinated => self.number() | ACTUATED_COORDINATED,
+        };
+        self
+    }
 }
 
 /// A plan for a whole corridor (or the part of it that a plan names).

@@ -13,7 +13,7 @@
 use nutgiao_config::Intersection;
 
 use crate::actuation::Actuation;
-use crate::plan::{IntersectionPlan, stage_change_interval_s};
+use crate::plan::{Coordination, IntersectionPlan, stage_change_interval_s};
 use crate::safety::{PlanError, stage_max_green_s, stage_min_green_s, validate_plan};
 use crate::signal::{DetectorSnapshot, Indication, PhaseId, PhaseState};
 
@@ -43,6 +43,15 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode a plan asks for: fixed-time, or actuated-coordinated when flagged
+    /// (`plan::ACTUATED_COORDINATED`).
+    pub fn for_plan(plan: IntersectionPlan) -> Mode {
+        match plan.coordination() {
+            Coordination::FixedTime => Mode::Fixed(plan),
+            Coordination::ActuatedCoordinated => Mode::Coordinated(plan),
+        }
+    }
+
     pub fn plan(&self) -> Option<&IntersectionPlan> {
         match self {
             Mode::Fixed(p) | Mode::Coordinated(p) => Some(p),
@@ -177,6 +186,19 @@ impl Sequencer {
             self.pending = Some(mode);
         }
         Ok(())
+    }
+
+    /// Starts over at the next update as if just switched on (any pending mode taking over):
+    /// all red, then the stage the mode calls for. Only for a caller that has itself brought
+    /// every phase to red and through its red clearance (a cabinet leaving flash): the
+    /// sequencer's own yellow and red clearance of the interval it was in are dropped.
+    pub fn restart(&mut self) {
+        if let Some(mode) = self.pending.take() {
+            self.mode = mode;
+        }
+        self.interval = None;
+        self.requested = None;
+        self.red_at.iter_mut().for_each(|r| *r = None);
     }
 
     /// For `Mode::Directed`: the stage an algorithm wants now. The change happens once the

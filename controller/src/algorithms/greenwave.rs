@@ -6,7 +6,7 @@ use nutgiao_config::Site;
 
 use super::PlanAlgorithm;
 use super::webster::{REPLAN_S, Webster, plan_for, webster_cycle_s};
-use crate::plan::{CorridorPlan, stage_change_interval_s};
+use crate::plan::{Coordination, CorridorPlan, stage_change_interval_s};
 use crate::signal::DetectorSnapshot;
 
 /// Wraps a time difference into (-C/2, C/2].
@@ -69,11 +69,18 @@ pub fn progression_cycle_s(site: &Site) -> Option<f64> {
 pub struct GreenWave {
     name: String,
     webster: Webster,
+    coordination: Coordination,
 }
 
 impl GreenWave {
     pub fn new(site: &Site, name: &str) -> GreenWave {
-        GreenWave { name: name.to_owned(), webster: Webster::new(site) }
+        GreenWave { name: name.to_owned(), webster: Webster::new(site), coordination: Coordination::FixedTime }
+    }
+
+    /// Plans flagged to run actuated-coordinated in the field controllers (see `ADAPTIVE`).
+    pub fn actuated_coordinated(mut self) -> GreenWave {
+        self.coordination = Coordination::ActuatedCoordinated;
+        self
     }
 }
 
@@ -122,7 +129,11 @@ impl PlanAlgorithm for GreenWave {
     fn observe(&mut self, site: &Site, snap: &DetectorSnapshot) -> Option<CorridorPlan> {
         let ys = self.webster.measure(site, snap, REPLAN_S)?;
         let id = self.webster.plan_id();
-        Some(coordinated_plan(site, &ys, id, format!("{}-{id}", self.name)))
+        let mut plan = coordinated_plan(site, &ys, id, format!("{}-{id}", self.name));
+        for p in &mut plan.intersections {
+            *p = p.clone().with_coordination(self.coordination);
+        }
+        Some(plan)
     }
 }
 
@@ -142,6 +153,21 @@ mod tests {
         assert!(light.intersections.iter().all(|p| p.cycle_s == 45.0), "{light:?}");
         let heavy = coordinated_plan(&site, &[vec![0.45, 0.22], vec![0.45, 0.22], vec![0.45, 0.22]], 100, "t".into());
         assert!(heavy.intersections.iter().all(|p| p.cycle_s > 60.0), "{heavy:?}");
+    }
+
+    #[test]
+    fn adaptive_flags_its_plans_actuated_coordinated_and_green_wave_does_not() {
+        let site = arterial();
+        let snap = DetectorSnapshot::default();
+        for (name, want) in [("adaptive", Coordination::ActuatedCoordinated), ("green-wave", Coordination::FixedTime)] {
+            let plan = crate::algorithms::planner(&site, name).unwrap().observe(&site, &snap).unwrap();
+            for p in &plan.intersections {
+                assert_eq!((p.coordination(), p.number()), (want, 101), "{name}: {p:?}");
+                validate_plan(site.intersection(&p.intersection).unwrap(), p).unwrap();
+            }
+        }
+        assert_eq!(crate::algorithms::next_plan_id(0x7FFE), 0x7FFF);
+        assert_eq!(crate::algorithms::next_plan_id(0x7FFF), crate::algorithms::ALGORITHM_PLAN_IDS);
     }
 
     #[test]

@@ -37,8 +37,10 @@ use crate::signal::{DetectorSnapshot, SignalControl, SiteSignals};
 /// demand (delay_based 20.1 s) and 51.6 s on the peak (delay_based 25.7 s): at 1 s steps our
 /// yellow and red clearances cost 12 s a cycle against SUMO's 6 s.
 ///
-/// Over Modbus (map v1 has no actuated-coordinated flag) `adaptive` sends the same
-/// green-wave plans and the cabinets run them fixed-time.
+/// Over Modbus `adaptive` sends the same green-wave plans flagged actuated-coordinated
+/// (`plan::ACTUATED_COORDINATED`, register map v1.1, docs/modbus.md), and the cabinets run
+/// them in `Mode::Coordinated` on their own detectors; a map v1.0 cabinet runs them
+/// fixed-time. `green-wave` sends them unflagged, fixed-time.
 pub const ADAPTIVE: &str = "green-wave, actuated-coordinated";
 
 /// First plan id the algorithms number their plans from (site plans use 1..).
@@ -99,7 +101,8 @@ pub fn planner(site: &Site, name: &str) -> Result<Box<dyn PlanAlgorithm>, Contro
         "actuated" => Box::new(LocalActuation("actuated")),
         "webster" => Box::new(webster::Webster::new(site)),
         // See ADAPTIVE.
-        "green-wave" | "adaptive" => Box::new(greenwave::GreenWave::new(site, name)),
+        "green-wave" => Box::new(greenwave::GreenWave::new(site, name)),
+        "adaptive" => Box::new(greenwave::GreenWave::new(site, name).actuated_coordinated()),
         "scats" => Box::new(scats::Scats::new(site)),
         "max-pressure" => return Err(ControlError::StageDecisions { name: name.to_owned() }),
         _ => return Err(ControlError::UnknownController { name: name.to_owned() }),
@@ -149,7 +152,7 @@ impl SignalControl for PlannedControl {
                     && let Err(e) = seq.set_mode(if self.coordinated {
                         Mode::Coordinated(p.clone())
                     } else {
-                        Mode::Fixed(p.clone())
+                        Mode::for_plan(p.clone())
                     })
                 {
                     tracing::error!("{}: plan refused, the previous one keeps running: {e}", self.name);
@@ -157,6 +160,15 @@ impl SignalControl for PlannedControl {
             }
         }
         self.inner.update(snapshot)
+    }
+}
+
+/// The plan id after `id`: algorithm plans are numbered from `ALGORITHM_PLAN_IDS` and wrap
+/// before they reach the coordination flag bit.
+pub(crate) fn next_plan_id(id: u16) -> u16 {
+    match id.checked_add(1) {
+        Some(n) if n >= ALGORITHM_PLAN_IDS && n & crate::plan::ACTUATED_COORDINATED == 0 => n,
+        _ => ALGORITHM_PLAN_IDS,
     }
 }
 

@@ -106,7 +106,7 @@ impl PlanAlgorithm for Scats {
             })
             .fold(0.0, f64::max);
         self.cycle_s = self.cycle_s.max(need.ceil());
-        self.plan_id = self.plan_id.wrapping_add(1).max(ALGORITHM_PLAN_IDS);
+        self.plan_id = super::next_plan_id(self.plan_id);
         let offsets = two_way_offsets(site, self.cycle_s);
         let intersections = site
             .intersections

@@ -93,7 +93,7 @@ impl Webster {
         }
         // The first plan comes from a short window, then every `every_s`.
         self.next_plan_s = if first { snap.now_s + 120.0 } else { snap.now_s + every_s };
-        self.plan_id = self.plan_id.wrapping_add(1).max(ALGORITHM_PLAN_IDS);
+        self.plan_id = super::next_plan_id(self.plan_id);
         Some(self.meters.iter().map(|(_, m)| m.y.clone()).collect())
     }
 

@@ -13,7 +13,7 @@ use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::{ExceptionCode, Slave};
 
 use super::map::{self, FieldStatus, MAP_VERSION, command_reg, detector_reg, status_reg};
-use crate::plan::IntersectionPlan;
+use crate::plan::{Coordination, IntersectionPlan};
 use crate::signal::DetectorReading;
 
 /// Attempts per operation (the first plus retries) before the cabinet counts as down.
@@ -73,6 +73,13 @@ pub struct FieldLink {
     next_attempt: Option<Instant>,
     backoff: Duration,
     stats: LinkStats,
+    /// The status block length the cabinet answers: v1.1's, until a cabinet refuses it as
+    /// a v1.0 one (found again on every connection, as the cabinet may have been replaced).
+    status_len: u16,
+    /// The cabinet's map revision from its last status (0: 1.0).
+    revision: u16,
+    /// Warned that this cabinet runs flagged plans fixed-time.
+    warned_v1_0: bool,
 }
 
 impl std::fmt::Debug for FieldLink {
@@ -110,6 +117,9 @@ impl FieldLink {
             next_attempt: None,
             backoff: RETRY_BACKOFF,
             stats: LinkStats::default(),
+            status_len: status_reg::LEN,
+            revision: map::MAP_REVISION,
+            warned_v1_0: false,
         }
     }
 
@@ -153,6 +163,7 @@ impl FieldLink {
         match result {
             Ok(ctx) => {
                 self.ctx = Some(ctx);
+                self.status_len = status_reg::LEN;
                 self.stats.reconnects += 1;
                 Ok(())
             }
@@ -246,8 +257,19 @@ impl FieldLink {
 
     pub async fn read_status(&mut self) -> Result<FieldStatus, LinkError> {
         let base = self.map.status_base;
-        let words = self.with_retry("read status", |c| Box::pin(c.read_input_registers(base, status_reg::LEN))).await?;
+        let len = self.status_len;
+        let words = match self.with_retry("read status", |c| Box::pin(c.read_input_registers(base, len))).await {
+            Err(LinkError::Exception { exception: ExceptionCode::IllegalDataAddress, .. })
+                if len > status_reg::LEN_V1_0 =>
+            {
+                // A map v1.0 cabinet: its status block ends before REVISION.
+                self.status_len = status_reg::LEN_V1_0;
+                self.with_retry("read status", |c| Box::pin(c.read_input_registers(base, status_reg::LEN_V1_0))).await?
+            }
+            other => other?,
+        };
         let status = FieldStatus::decode(&self.map, &words).unwrap_or_default();
+        self.revision = status.revision;
         if status.version != MAP_VERSION {
             let (intersection, address) = self.id();
             return Err(LinkError::Version { intersection, address, got: status.version });
@@ -276,6 +298,13 @@ impl FieldLink {
 
     /// Writes the plan block and commits it with its checksum.
     pub async fn push_plan(&mut self, plan: &IntersectionPlan) -> Result<(), LinkError> {
+        if plan.coordination() == Coordination::ActuatedCoordinated
+            && self.revision < map::MAP_REVISION
+            && !std::mem::replace(&mut self.warned_v1_0, true)
+        {
+            tracing::warn!(intersection = %self.intersection.id, address = %self.address,
+                "cabinet speaks register map v1.0: it runs actuated-coordinated plans fixed-time");
+        }
         let words = map::encode_plan(&self.map, &self.intersection, plan)
             .map_err(|e| LinkError::Map(e, self.intersection.id.clone()))?;
         let crc = map::crc16(&words);

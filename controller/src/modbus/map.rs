@@ -1,4 +1,4 @@
-//! The nutgiao signal-controller register map, version 1 (documented in docs/modbus.md).
+//! The nutgiao signal-controller register map, version 1.1 (documented in docs/modbus.md).
 //!
 //! Offsets here are relative to the blocks' bases in the site's `[modbus_map]`, and
 //! intervals are counted in its `time_unit_s`, so a deployment can match an existing PLC.
@@ -8,7 +8,12 @@ use thiserror::Error;
 
 use crate::plan::IntersectionPlan;
 
+/// Major version (status register `VERSION`): bumped when a register moves or a value a peer
+/// of an older version may send changes meaning.
 pub const MAP_VERSION: u16 = 1;
+/// Revision within the major version (status register `REVISION`, absent before 1.1):
+/// 1 adds the actuated-coordinated flag, bit 15 of `PLAN_ID` (`plan::ACTUATED_COORDINATED`).
+pub const MAP_REVISION: u16 = 1;
 /// Stage slots in the plan block.
 pub const MAX_STAGES: usize = 8;
 /// Phase slots in the plan block: phases are numbered 1..=16.
@@ -19,6 +24,7 @@ pub const PHASE_RECORD: usize = 6;
 
 /// Holding registers, relative to `plan_base`.
 pub mod plan_reg {
+    /// Plan number; bit 15 set: run actuated-coordinated (v1.1).
     pub const PLAN_ID: u16 = 0;
     pub const CYCLE: u16 = 1;
     pub const OFFSET: u16 = 2;
@@ -56,7 +62,11 @@ pub mod status_reg {
     pub const MONITOR_FAULT: u16 = 12;
     pub const PENDING_PLAN: u16 = 13;
     pub const DETECTOR_COUNT: u16 = 14;
-    pub const LEN: u16 = 15;
+    /// Map revision (v1.1 on); a v1.0 cabinet answers exception 0x02 here.
+    pub const REVISION: u16 = 15;
+    pub const LEN: u16 = 16;
+    /// The status block of a map v1.0 cabinet.
+    pub const LEN_V1_0: u16 = 15;
 }
 
 /// Input registers per detector, relative to `detector_base + 5 * index`.
@@ -296,6 +306,8 @@ pub struct FieldStatus {
     pub monitor_fault: u16,
     pub pending_plan: u16,
     pub detector_count: u16,
+    /// 0 for a map v1.0 cabinet (which has no `REVISION` register).
+    pub revision: u16,
 }
 
 impl FieldStatus {
@@ -316,11 +328,12 @@ impl FieldStatus {
             self.monitor_fault,
             self.pending_plan,
             self.detector_count,
+            self.revision,
         ]
     }
 
     pub fn decode(map: &RegisterMap, w: &[u16]) -> Option<FieldStatus> {
-        (w.len() >= usize::from(status_reg::LEN)).then(|| FieldStatus {
+        (w.len() >= usize::from(status_reg::LEN_V1_0)).then(|| FieldStatus {
             version: w[0],
             green: w[1],
             yellow: w[2],
@@ -336,6 +349,7 @@ impl FieldStatus {
             monitor_fault: w[12],
             pending_plan: w[13],
             detector_count: w[14],
+            revision: w.get(usize::from(status_reg::REVISION)).copied().unwrap_or(0),
         })
     }
 }
@@ -405,6 +419,37 @@ mod tests {
         insta::assert_snapshot!(e.to_string(), @"J1: phase 2 yellow is 20 units, the cabinet is configured with 33");
     }
 
+    #[test]
+    fn coordination_flag_travels_in_the_plan_block_and_its_checksum() {
+        let site = arterial();
+        let inter = site.intersection("J1").unwrap();
+        let fixed = CorridorPlan::named(&site, "webster").unwrap().intersections[0].clone();
+        let coord = fixed.clone().with_coordination(crate::plan::Coordination::ActuatedCoordinated);
+        let (wf, wc) = (
+            encode_plan(&site.modbus_map, inter, &fixed).unwrap(),
+            encode_plan(&site.modbus_map, inter, &coord).unwrap(),
+        );
+        assert_eq!(wc.len(), wf.len(), "v1.1 writes the same block as v1.0");
+        assert_eq!(wf[usize::from(plan_reg::PLAN_ID)], fixed.plan_id, "an unflagged plan is a v1.0 block");
+        assert_eq!(wc[usize::from(plan_reg::PLAN_ID)], 0x8000 | fixed.plan_id);
+        assert_ne!(crc16(&wc), crc16(&wf));
+        let back = decode_plan(&site.modbus_map, inter, &wc).unwrap();
+        assert_eq!(back.coordination(), crate::plan::Coordination::ActuatedCoordinated);
+        assert_eq!((back.number(), &back), (fixed.plan_id, &coord));
+    }
+
+    #[test]
+    fn status_of_a_v1_0_cabinet_reads_as_revision_0() {
+        let map = RegisterMap::default();
+        let st = FieldStatus { version: 1, revision: MAP_REVISION, detector_count: 12, ..FieldStatus::default() };
+        let w = st.encode(&map);
+        assert_eq!(w.len(), usize::from(status_reg::LEN));
+        assert_eq!(FieldStatus::decode(&map, &w), Some(st.clone()));
+        let old = FieldStatus::decode(&map, &w[..usize::from(status_reg::LEN_V1_0)]).unwrap();
+        assert_eq!((old.revision, old.detector_count), (0, 12));
+        assert!(FieldStatus::decode(&map, &w[..14]).is_none());
+    }
+
     proptest! {
         #[test]
         fn detectors_round_trip(count in any::<u32>(), occ in 0.0f64..1.0, presence in any::<bool>(), gap in 0u16..6000) {
@@ -418,13 +463,15 @@ mod tests {
         }
 
         #[test]
-        fn plan_timing_round_trips_in_tenths(cycle in 400u16..1200, share in 0.1f64..0.9, offset in 0.0f64..1.0) {
+        fn plan_timing_round_trips_in_tenths(cycle in 400u16..1200, share in 0.1f64..0.9, offset in 0.0f64..1.0,
+            coordinated in any::<bool>()) {
             let site = arterial();
             let inter = site.intersection("J2").unwrap();
             let s0 = (f64::from(cycle) * share).round() as u16;
             let ip = IntersectionPlan { plan_id: 3, intersection: "J2".into(), cycle_s: f64::from(cycle) / 10.0,
                 offset_s: ((f64::from(cycle) * offset).floor() / 10.0).min(f64::from(cycle - 1) / 10.0),
-                splits_s: vec![f64::from(s0) / 10.0, f64::from(cycle - s0) / 10.0] };
+                splits_s: vec![f64::from(s0) / 10.0, f64::from(cycle - s0) / 10.0] }
+                .with_coordination(if coordinated { crate::plan::Coordination::ActuatedCoordinated } else { crate::plan::Coordination::FixedTime });
             let w = encode_plan(&site.modbus_map, inter, &ip).unwrap();
             prop_assert_eq!(decode_plan(&site.modbus_map, inter, &w).unwrap(), ip);
         }

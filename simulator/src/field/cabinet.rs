@@ -4,8 +4,8 @@
 
 use nutgiao_config::{Intersection, RegisterMap, Site};
 use nutgiao_controller::modbus::map::{
-    self, ControlMode, FieldStatus, MAP_VERSION, coil, command_reg, detector_reg, discrete, fault_flag, plan_reg,
-    status_reg,
+    self, ControlMode, FieldStatus, MAP_REVISION, MAP_VERSION, coil, command_reg, detector_reg, discrete, fault_flag,
+    plan_reg, status_reg,
 };
 use nutgiao_controller::{
     CorridorPlan, DetectorReading, DetectorSnapshot, Indication, IntersectionPlan, Mode, PhaseState, Sequencer,
@@ -48,6 +48,9 @@ pub struct Cabinet {
     plan_fault: u16,
     remote_enable: bool,
     flash_request: bool,
+    /// The heads show the flash logic's indications, not the sequencer's: clearing to
+    /// flash, flashing, or clearing out of an aborted entry.
+    clearing: bool,
     detectors: Vec<DetectorReading>,
     states: Vec<PhaseState>,
 }
@@ -81,6 +84,7 @@ impl Cabinet {
             plan_fault: 0,
             remote_enable: true,
             flash_request: false,
+            clearing: false,
             detectors: vec![DetectorReading::default(); inter.detectors.len()],
             states: sequencer.states().to_vec(),
             sequencer,
@@ -95,6 +99,11 @@ impl Cabinet {
 
     pub fn mode(&self) -> ControlMode {
         self.mode
+    }
+
+    /// The sequencer behind the heads (what it runs, what is pending).
+    pub fn sequencer(&self) -> &Sequencer {
+        &self.sequencer
     }
 
     pub fn monitor_fault(&self) -> Option<&(MonitorFault, String)> {
@@ -115,30 +124,83 @@ impl Cabinet {
             self.go_local();
         }
         let outputs = self.sequencer.update(snap).to_vec();
-        if let Some((fault, why)) = self.monitor.observe(self.now_s, &outputs) {
+        let shown = if self.monitor.fault().is_some() {
+            self.all_flashing()
+        } else if self.flash_request || self.clearing {
+            self.clear_to_flash(snap)
+        } else {
+            outputs
+        };
+        // The monitor watches what the heads show, flash entry and exit included.
+        if let Some((fault, why)) = self.monitor.observe(self.now_s, &shown) {
             tracing::error!(intersection = %self.inter.id, ?fault, "conflict monitor: {why}; latched flash");
         }
-        let flash = self.monitor.fault().is_some() || self.flash_request;
-        if flash {
+        if self.monitor.fault().is_some() {
+            // Like a malfunction management unit: flash at once, whatever is showing.
+            self.clearing = true;
+            self.states = self.all_flashing();
             self.mode = ControlMode::Flash;
-            let now = self.now_s;
-            let shown: Vec<PhaseState> = outputs
-                .iter()
-                .zip(&self.states)
-                .map(|(s, old)| PhaseState {
-                    phase: s.phase,
-                    indication: Indication::FlashingRed,
-                    since_s: if old.indication == Indication::FlashingRed { old.since_s } else { now },
-                })
-                .collect();
-            self.states = shown;
         } else {
-            if self.mode == ControlMode::Flash {
+            self.states = shown;
+            if self.clearing || self.flash_request {
+                self.mode = ControlMode::Flash;
+            } else if self.mode == ControlMode::Flash {
                 self.mode = if self.central.is_some() { ControlMode::Central } else { ControlMode::LocalFallback };
             }
-            self.states = outputs;
         }
         &self.states
+    }
+
+    fn all_flashing(&self) -> Vec<PhaseState> {
+        let now = self.now_s;
+        self.states
+            .iter()
+            .map(|old| PhaseState {
+                phase: old.phase,
+                indication: Indication::FlashingRed,
+                since_s: if old.indication == Indication::FlashingRed { old.since_s } else { now },
+            })
+            .collect()
+    }
+
+    /// Flash entry on request: every green ends in its full yellow and red clearance
+    /// (counted from what the heads have shown), then all phases flash red. If the request
+    /// is withdrawn meanwhile the clearance still completes, and the sequencer then starts
+    /// over from all red, so that no head goes from yellow or a short red back to a green.
+    fn clear_to_flash(&mut self, snap: &DetectorSnapshot) -> Vec<PhaseState> {
+        let now = self.now_s;
+        self.clearing = true;
+        let mut shown = self.states.clone();
+        let mut cleared = true;
+        for s in &mut shown {
+            let Some(ph) = self.inter.phases.iter().find(|p| p.id == s.phase) else { continue };
+            let elapsed = now - s.since_s;
+            let next = match s.indication {
+                Indication::Green => Some(Indication::Yellow),
+                Indication::Yellow if elapsed + 1e-6 >= ph.yellow_s => Some(Indication::Red),
+                _ => None,
+            };
+            if let Some(ind) = next {
+                *s = PhaseState { phase: s.phase, indication: ind, since_s: now };
+            }
+            let done = match s.indication {
+                Indication::Red => now - s.since_s + 1e-6 >= ph.red_clearance_s,
+                Indication::FlashingRed | Indication::FlashingYellow => true,
+                _ => false,
+            };
+            cleared &= done;
+        }
+        if !cleared {
+            return shown;
+        }
+        if self.flash_request {
+            self.states = shown;
+            return self.all_flashing();
+        }
+        tracing::info!(intersection = %self.inter.id, "flash ended: the sequencer starts over from all red");
+        self.clearing = false;
+        self.sequencer.restart();
+        self.sequencer.update(snap).to_vec()
     }
 
     fn go_local(&mut self) {
@@ -180,6 +242,7 @@ impl Cabinet {
             monitor_fault: self.monitor.fault().map_or(0, |f| f.0.code()),
             pending_plan: self.sequencer.pending().and_then(|m| m.plan()).map_or(0, |p| p.plan_id),
             detector_count: self.inter.detectors.len() as u16,
+            revision: MAP_REVISION,
         }
     }
 
@@ -254,7 +317,7 @@ impl Cabinet {
             && let Some(plan) = self.central.clone()
         {
             tracing::info!(intersection = %self.inter.id, plan = plan.plan_id, "central heartbeat back: resuming the central plan");
-            if self.sequencer.set_mode(Mode::Fixed(plan)).is_ok() {
+            if self.sequencer.set_mode(Mode::for_plan(plan)).is_ok() {
                 self.mode = ControlMode::Central;
             }
         }
@@ -285,11 +348,11 @@ impl Cabinet {
         if let Err(e) = validate_plan(&self.inter, &plan) {
             return Err(self.reject(e.fault_code(), &e.to_string()));
         }
-        if let Err(e) = self.sequencer.set_mode(Mode::Fixed(plan.clone())) {
+        if let Err(e) = self.sequencer.set_mode(Mode::for_plan(plan.clone())) {
             return Err(self.reject(e.fault_code(), &e.to_string()));
         }
-        tracing::info!(intersection = %self.inter.id, plan = plan.plan_id, cycle_s = plan.cycle_s, offset_s = plan.offset_s,
-            "central plan committed; runs from the next stage end");
+        tracing::info!(intersection = %self.inter.id, plan = plan.number(), cycle_s = plan.cycle_s, offset_s = plan.offset_s,
+            coordination = ?plan.coordination(), "central plan committed; runs from the next stage end");
         self.plan_fault = 0;
         self.committed_crc = crc;
         self.central = Some(plan);
@@ -384,6 +447,57 @@ mod tests {
         assert!(c.sequencer.pending().is_none());
     }
 
+    /// Indications of J1's phases 2, 6, 4, 8 (its phase order) at `now`.
+    fn shown(c: &mut Cabinet, now: f64) -> Vec<Indication> {
+        c.tick(&DetectorSnapshot { now_s: now, ..Default::default() }).iter().map(|s| s.indication).collect()
+    }
+
+    #[test]
+    fn flash_request_ends_the_green_in_yellow_and_red_clearance_then_flashes() {
+        use Indication::{FlashingRed as F, Green as G, Red as R, Yellow as Y};
+        let site = site();
+        let j1 = site.intersection("J1").unwrap();
+        let mut c = Cabinet::new(&site, j1).unwrap();
+        assert_eq!(shown(&mut c, 0.0), [G, G, R, R], "actuated: the arterial rests in green");
+        c.write_coils(1, &[true]).unwrap();
+        assert_eq!(c.status().faults & fault_flag::FLASH_REQUESTED, fault_flag::FLASH_REQUESTED);
+        assert_eq!(shown(&mut c, 5.0), [Y, Y, R, R]);
+        assert_eq!(c.status().mode, Some(ControlMode::Flash));
+        assert_eq!(shown(&mut c, 8.2), [Y, Y, R, R], "yellow 3.3 s");
+        assert_eq!(shown(&mut c, 8.3), [R, R, R, R]);
+        assert_eq!(shown(&mut c, 9.7), [R, R, R, R], "red clearance 1.5 s");
+        assert_eq!(shown(&mut c, 9.8), [F, F, F, F]);
+        assert_eq!(shown(&mut c, 60.0), [F, F, F, F]);
+        assert!(c.monitor_fault().is_none());
+
+        // Withdrawn during the entry: the clearance completes, then the sequencer starts over.
+        c.write_coils(1, &[false]).unwrap();
+        assert_eq!(shown(&mut c, 61.0), [G, G, R, R]);
+        c.write_coils(1, &[true]).unwrap();
+        assert_eq!(shown(&mut c, 62.0), [Y, Y, R, R]);
+        c.write_coils(1, &[false]).unwrap();
+        assert_eq!(shown(&mut c, 63.0), [Y, Y, R, R], "no yellow back to green");
+        assert_eq!(shown(&mut c, 65.3), [R, R, R, R]);
+        assert_eq!(c.status().mode, Some(ControlMode::Flash));
+        assert_eq!(shown(&mut c, 66.8), [G, G, R, R]);
+        assert_eq!(c.status().mode, Some(ControlMode::LocalFallback));
+        assert!(c.monitor_fault().is_none());
+    }
+
+    #[test]
+    fn a_conflict_monitor_fault_flashes_at_once() {
+        let site = site();
+        let j1 = site.intersection("J1").unwrap();
+        let mut c = Cabinet::new(&site, j1).unwrap();
+        shown(&mut c, 0.0);
+        // A green straight to red, as a failed load switch would show it.
+        let mut bad = c.states.clone();
+        bad[0].indication = Indication::Red;
+        assert!(c.monitor.observe(1.0, &bad).is_some());
+        assert_eq!(shown(&mut c, 1.0), [Indication::FlashingRed; 4]);
+        assert_eq!(c.status().mode, Some(ControlMode::Flash));
+    }
+
     #[test]
     fn flash_request_and_remote_disable() {
         let site = site();
@@ -391,12 +505,16 @@ mod tests {
         let mut c = Cabinet::new(&site, j1).unwrap();
         tick(&mut c, 0.0);
         c.write_coils(1, &[true]).unwrap();
-        let out = c.tick(&DetectorSnapshot { now_s: 1.0, ..Default::default() }).to_vec();
+        for now in [1.0, 5.0] {
+            tick(&mut c, now);
+        }
+        let out = c.tick(&DetectorSnapshot { now_s: 7.0, ..Default::default() }).to_vec();
         assert!(out.iter().all(|s| s.indication == Indication::FlashingRed));
         assert_eq!(c.status().mode, Some(ControlMode::Flash));
         c.write_coils(1, &[false]).unwrap();
-        tick(&mut c, 2.0);
+        tick(&mut c, 8.0);
         assert_eq!(c.status().mode, Some(ControlMode::LocalFallback));
+        assert!(c.states.iter().any(|s| s.indication == Indication::Green), "back to the sequencer");
         c.write_coils(0, &[false]).unwrap();
         assert_eq!(c.write_registers(200, &[0]), Err(ExceptionCode::ServerDeviceFailure));
         assert_eq!(c.read_input_registers(0, 99), Err(ExceptionCode::IllegalDataAddress));

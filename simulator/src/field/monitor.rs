@@ -103,11 +103,33 @@ impl ConflictMonitor {
                         format!("phase {id} yellow lasted {:.2} s of {} s", now - since, self.yellow_s[i]),
                     ));
                 }
-                (Indication::Green, Indication::Red) => {
+                (Indication::Yellow, Indication::FlashingRed) if now - since + TOLERANCE_S < self.yellow_s[i] => {
                     return Some((
                         MonitorFault::ShortYellow,
-                        format!("phase {id} went from green to red without yellow"),
+                        format!("phase {id} yellow lasted {:.2} s of {} s before flash", now - since, self.yellow_s[i]),
                     ));
+                }
+                (Indication::Green, Indication::Red | Indication::FlashingRed) => {
+                    return Some((
+                        MonitorFault::ShortYellow,
+                        format!("phase {id} went from green to {} without yellow", s.indication),
+                    ));
+                }
+                // Flash on request comes after the red clearance, as a change to another stage
+                // would (a latched fault flashes at once, but then the monitor no longer looks).
+                (Indication::Red, Indication::FlashingRed) => {
+                    if let Some(t) = self.red_from[i]
+                        && now - t + TOLERANCE_S < self.red_clearance_s[i]
+                    {
+                        return Some((
+                            MonitorFault::MissingRedClearance,
+                            format!(
+                                "phase {id} flashing {:.2} s after it turned red (red clearance {} s)",
+                                now - t,
+                                self.red_clearance_s[i]
+                            ),
+                        ));
+                    }
                 }
                 (Indication::Red, Indication::Green) => {
                     for &j in &self.conflicts[i] {

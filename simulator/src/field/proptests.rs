@@ -1,11 +1,13 @@
 //! Random detector inputs and random plan sequences, written through the cabinet's register
-//! interface (valid and unsafe plans, bad checksums, heartbeats that stop and resume,
-//! remote-enable toggles): the independent conflict monitor must never see conflicting
-//! greens, a short green-to-red, a short yellow or a skipped red clearance, and refused
-//! commits must change nothing.
+//! interface (valid and unsafe plans, fixed-time and actuated-coordinated, bad checksums,
+//! heartbeats that stop and resume, remote-enable toggles, flash requests set and withdrawn):
+//! the independent conflict monitor, watching what the heads show, must never see conflicting
+//! greens, a short green-to-red, a short yellow or a skipped red clearance (flash entry
+//! included), and refused commits must change nothing.
 
 use nutgiao_controller::modbus::map::{ControlMode, crc16, encode_plan};
-use nutgiao_controller::{DetectorReading, DetectorSnapshot, IntersectionPlan, validate_plan};
+use nutgiao_controller::plan::Coordination;
+use nutgiao_controller::{DetectorReading, DetectorSnapshot, IntersectionPlan, Mode, validate_plan};
 use proptest::prelude::*;
 use tokio_modbus::ExceptionCode;
 
@@ -14,18 +16,21 @@ use super::cabinet::Cabinet;
 #[derive(Debug, Clone)]
 enum Act {
     Nothing,
-    Plan { cycle: f64, share: f64, offset: f64, good_crc: bool },
+    Plan { cycle: f64, share: f64, offset: f64, good_crc: bool, coordinated: bool },
     Heartbeat,
     Remote(bool),
+    Flash(bool),
 }
 
 fn act() -> impl Strategy<Value = Act> {
     prop_oneof![
         8 => Just(Act::Nothing),
-        2 => (20.0f64..160.0, 0.05f64..0.95, 0.0f64..1.0, proptest::bool::weighted(0.8))
-            .prop_map(|(cycle, share, offset, good_crc)| Act::Plan { cycle, share, offset, good_crc }),
+        2 => (20.0f64..160.0, 0.05f64..0.95, 0.0f64..1.0, proptest::bool::weighted(0.8), any::<bool>())
+            .prop_map(|(cycle, share, offset, good_crc, coordinated)| Act::Plan { cycle, share, offset, good_crc, coordinated }),
         3 => Just(Act::Heartbeat),
         1 => any::<bool>().prop_map(Act::Remote),
+        // Mostly withdrawn, so that flash is entered and left many times.
+        1 => proptest::bool::weighted(0.3).prop_map(Act::Flash),
     ]
 }
 
@@ -50,12 +55,14 @@ proptest! {
                 Act::Nothing => {}
                 Act::Heartbeat => cab.write_registers(site.modbus_map.command_base + 1, &[1]).unwrap(),
                 Act::Remote(on) => cab.write_coils(site.modbus_map.coil_base, &[*on]).unwrap(),
-                Act::Plan { cycle, share, offset, good_crc } => {
+                Act::Flash(on) => cab.write_coils(site.modbus_map.coil_base + 1, &[*on]).unwrap(),
+                Act::Plan { cycle, share, offset, good_crc, coordinated } => {
                     plan_id += 1;
                     let cycle = cycle.round();
                     let s0 = (cycle * share).round();
                     let plan = IntersectionPlan { plan_id, intersection: inter.id.clone(), cycle_s: cycle,
-                        offset_s: (cycle * offset).floor().min(cycle - 1.0), splits_s: vec![s0, cycle - s0] };
+                        offset_s: (cycle * offset).floor().min(cycle - 1.0), splits_s: vec![s0, cycle - s0] }
+                        .with_coordination(if *coordinated { Coordination::ActuatedCoordinated } else { Coordination::FixedTime });
                     let words = encode_plan(&site.modbus_map, inter, &plan).unwrap();
                     cab.write_registers(site.modbus_map.plan_base, &words).unwrap();
                     let before = cab.status();
@@ -66,7 +73,11 @@ proptest! {
                         (false, _, _) => prop_assert_eq!(got, Err(ExceptionCode::ServerDeviceFailure)),
                         (true, true, Ok(())) => {
                             prop_assert_eq!(got, Ok(()));
-                            prop_assert_eq!(cab.status().mode, Some(ControlMode::Central));
+                            prop_assert_ne!(cab.status().mode, Some(ControlMode::LocalFallback));
+                            let seq = cab.sequencer();
+                            let runs = seq.pending().unwrap_or(seq.mode());
+                            prop_assert_eq!(matches!(runs, Mode::Coordinated(_)), *coordinated, "{:?}", runs);
+                            prop_assert_eq!(runs.plan(), Some(&plan));
                         }
                         (true, _, _) => {
                             prop_assert_eq!(got, Err(ExceptionCode::IllegalDataValue));
