@@ -91,3 +91,95 @@ pub async fn serve(
     };
     server.serve(&on_connected, |e| tracing::debug!("modbus connection ended: {e}")).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use nutgiao_controller::modbus::client::FieldLink;
+    use nutgiao_controller::modbus::map::{MAP_REVISION, status_reg};
+    use nutgiao_controller::plan::Coordination;
+    use nutgiao_controller::{CorridorPlan, Mode};
+
+    use super::*;
+
+    /// The same cabinet behind a map v1.0 face: its status block ends before REVISION.
+    #[derive(Debug)]
+    struct V1_0(SharedCabinet);
+
+    impl tokio_modbus::server::Service for V1_0 {
+        type Request = SlaveRequest<'static>;
+        type Response = Option<Response>;
+        type Exception = ExceptionCode;
+        type Future = Ready<Result<Self::Response, Self::Exception>>;
+
+        fn call(&self, req: Self::Request) -> Self::Future {
+            let Ok(mut cab) = self.0.lock() else { return ready(Err(ExceptionCode::ServerDeviceFailure)) };
+            ready(
+                match req.request {
+                    Request::ReadInputRegisters(a, n) if a + n > status_reg::LEN_V1_0 => {
+                        Err(ExceptionCode::IllegalDataAddress)
+                    }
+                    Request::ReadInputRegisters(a, n) => {
+                        cab.read_input_registers(a, n).map(Response::ReadInputRegisters)
+                    }
+                    Request::WriteSingleRegister(a, v) => {
+                        cab.write_registers(a, &[v]).map(|()| Response::WriteSingleRegister(a, v))
+                    }
+                    Request::WriteMultipleRegisters(a, w) => {
+                        cab.write_registers(a, &w).map(|()| Response::WriteMultipleRegisters(a, w.len() as u16))
+                    }
+                    _ => Err(ExceptionCode::IllegalFunction),
+                }
+                .map(Some),
+            )
+        }
+    }
+
+    fn site() -> nutgiao_config::Site {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/arterial.toml");
+        nutgiao_config::load(p).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_central_reads_the_revision_and_still_drives_a_v1_0_cabinet() {
+        let site = site();
+        let j1 = site.intersection("J1").unwrap();
+        let plan = CorridorPlan::named(&site, "webster").unwrap().intersections[0]
+            .clone()
+            .with_coordination(Coordination::ActuatedCoordinated);
+        for v1_0 in [false, true] {
+            let cab: SharedCabinet = Arc::new(Mutex::new(Cabinet::new(&site, j1).unwrap()));
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let task = if v1_0 {
+                let cab = cab.clone();
+                tokio::spawn(async move {
+                    let on_connected = |stream, _| {
+                        let service = V1_0(cab.clone());
+                        async move { Ok(Some((service, stream))) }
+                    };
+                    let _ = Server::new(listener).serve(&on_connected, |_| {}).await;
+                })
+            } else {
+                let cab = cab.clone();
+                tokio::spawn(async move {
+                    let _ = serve(listener, cab, vec!["127.0.0.1".into()], 1).await;
+                })
+            };
+            let mut link = FieldLink::to_address(j1, &site.modbus_map, &addr.to_string(), 1, Duration::from_secs(2));
+            let status = link.read_status().await.unwrap();
+            assert_eq!(status.revision, if v1_0 { 0 } else { MAP_REVISION });
+            assert_eq!(status.detector_count, 12);
+            link.push_plan(&plan).await.unwrap();
+            assert_eq!(
+                link.read_status().await.unwrap().mode,
+                Some(nutgiao_controller::modbus::map::ControlMode::Central)
+            );
+            if !v1_0 {
+                assert!(matches!(cab.lock().unwrap().sequencer().mode(), Mode::Coordinated(p) if *p == plan));
+            }
+            task.abort();
+        }
+    }
+}
