@@ -105,7 +105,7 @@ mod tests {
 
     /// The same cabinet behind a map v1.0 face: its status block ends before REVISION.
     #[derive(Debug)]
-    struct V1_0(SharedCabinet);
+    struct V1_0(CabinetService);
 
     impl tokio_modbus::server::Service for V1_0 {
         type Request = SlaveRequest<'static>;
@@ -114,25 +114,12 @@ mod tests {
         type Future = Ready<Result<Self::Response, Self::Exception>>;
 
         fn call(&self, req: Self::Request) -> Self::Future {
-            let Ok(mut cab) = self.0.lock() else { return ready(Err(ExceptionCode::ServerDeviceFailure)) };
-            ready(
-                match req.request {
-                    Request::ReadInputRegisters(a, n) if a + n > status_reg::LEN_V1_0 => {
-                        Err(ExceptionCode::IllegalDataAddress)
-                    }
-                    Request::ReadInputRegisters(a, n) => {
-                        cab.read_input_registers(a, n).map(Response::ReadInputRegisters)
-                    }
-                    Request::WriteSingleRegister(a, v) => {
-                        cab.write_registers(a, &[v]).map(|()| Response::WriteSingleRegister(a, v))
-                    }
-                    Request::WriteMultipleRegisters(a, w) => {
-                        cab.write_registers(a, &w).map(|()| Response::WriteMultipleRegisters(a, w.len() as u16))
-                    }
-                    _ => Err(ExceptionCode::IllegalFunction),
+            match req.request {
+                Request::ReadInputRegisters(a, n) if a + n > status_reg::LEN_V1_0 => {
+                    ready(Err(ExceptionCode::IllegalDataAddress))
                 }
-                .map(Some),
-            )
+                _ => self.0.call(req),
+            }
         }
     }
 
@@ -155,8 +142,8 @@ mod tests {
             let task = if v1_0 {
                 let cab = cab.clone();
                 tokio::spawn(async move {
-                    let on_connected = |stream, _| {
-                        let service = V1_0(cab.clone());
+                    let on_connected = |stream, peer: SocketAddr| {
+                        let service = V1_0(CabinetService { cabinet: cab.clone(), may_write: true, unit_id: 1, peer });
                         async move { Ok(Some((service, stream))) }
                     };
                     let _ = Server::new(listener).serve(&on_connected, |_| {}).await;
