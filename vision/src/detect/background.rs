@@ -9,7 +9,10 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use opencv::video;
 
-use super::{BoxPx, Detection, VehicleKind};
+use nutgiao_config::Homography;
+
+use super::geometry::{GroundCamera, cars_abreast};
+use super::{BoxPx, Detection, VehicleKind, classify};
 use crate::error::{Result, VisionError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +88,10 @@ pub struct BackgroundDetector {
     mask: Mat,
     /// Image pixels per working pixel: large frames are segmented at `WORK_WIDTH`.
     factor: f64,
+    /// With a calibrated camera, blobs holding several vehicles are split into one box each.
+    ground: Option<(Homography, GroundCamera)>,
+    /// Boxes (image pixels) of vehicles being tracked, where the model must not learn.
+    hold: Vec<BoxPx>,
 }
 
 impl BackgroundDetector {
@@ -126,7 +133,28 @@ impl BackgroundDetector {
             raw: Mat::default(),
             mask: Mat::default(),
             factor,
+            ground: None,
+            hold: Vec::new(),
         })
+    }
+
+    /// Boxes of tracked vehicles for the next frame. MOG2 takes a colour that stays put for
+    /// a couple of seconds (weight over 1 - background ratio at 1/history per frame) into
+    /// the background, so a car waiting at a red light vanished from the mask within seconds
+    /// and was counted, if at all, as a new vehicle when it moved off. Under these boxes the
+    /// model learns the background it already has instead of the car.
+    pub fn set_hold(&mut self, boxes: Vec<BoxPx>) {
+        self.hold = boxes;
+    }
+
+    pub fn ground_camera(&self) -> Option<&GroundCamera> {
+        self.ground.as_ref().map(|(_, c)| c)
+    }
+
+    /// Calibration (homography in image pixels of `image_size`) for splitting merged blobs;
+    /// ignored when no camera pose can be recovered from it.
+    pub fn set_ground(&mut self, homography: Homography, image_size: [f64; 2]) {
+        self.ground = GroundCamera::from_homography(&homography, image_size).map(|c| (homography, c));
     }
 
     /// Loads the ROI from a mask image (non-zero = inside), as CDnet ships it.
@@ -157,7 +185,29 @@ impl BackgroundDetector {
         } else {
             image
         };
-        self.subtractor.apply(image, &mut self.raw, -1.0)?;
+        if self.hold.is_empty() {
+            self.subtractor.apply(image, &mut self.raw, -1.0)?;
+        } else {
+            self.subtractor.apply(image, &mut self.raw, 0.0)?;
+            let mut learn = image.try_clone()?;
+            let mut background = Mat::default();
+            self.subtractor.get_background_image(&mut background)?;
+            for b in &self.hold {
+                let x0 = ((b.x / self.factor).floor() as i32).clamp(0, image.cols());
+                let y0 = ((b.y / self.factor).floor() as i32).clamp(0, image.rows());
+                let x1 = (((b.x + b.w) / self.factor).ceil() as i32).clamp(0, image.cols());
+                let y1 = (((b.y + b.h) / self.factor).ceil() as i32).clamp(0, image.rows());
+                if x1 <= x0 || y1 <= y0 {
+                    continue;
+                }
+                let r = core::Rect::new(x0, y0, x1 - x0, y1 - y0);
+                let from = Mat::roi(&background, r)?;
+                let mut to = Mat::roi_mut(&mut learn, r)?;
+                from.copy_to(&mut to)?;
+            }
+            let mut ignored = Mat::default();
+            self.subtractor.apply(&learn, &mut ignored, -1.0)?;
+        }
         let mut fg = Mat::default();
         // 127 = shadow, 255 = object.
         imgproc::threshold(&self.raw, &mut fg, 200.0, 255.0, imgproc::THRESH_BINARY)?;
@@ -256,6 +306,48 @@ impl BackgroundDetector {
             };
             out.push(Detection { bbox, kind: VehicleKind::Vehicle, confidence: 1.0 });
         }
-        Ok(merge_fragments(out))
+        let merged = merge_fragments(out);
+        let Some((h, cam)) = &self.ground else { return Ok(merged) };
+        let mut split = Vec::with_capacity(merged.len());
+        for d in merged {
+            for strip in self.split_abreast(h, &d.bbox).map_err(&cv)? {
+                split.extend(cam.split_along(h, &strip).into_iter().map(|bbox| Detection { bbox, ..d }));
+            }
+        }
+        Ok(split)
+    }
+
+    /// Splits a blob as wide as several lanes into strips of equal width, each cropped to
+    /// the foreground rows in its columns (cars side by side stand at different depths).
+    fn split_abreast(&self, h: &Homography, b: &BoxPx) -> opencv::Result<Vec<BoxPx>> {
+        let n = classify::ground_size(h, b).map_or(1, |s| cars_abreast(s.width_m));
+        if n <= 1 {
+            return Ok(vec![*b]);
+        }
+        let f = self.factor;
+        let (cols, rows) = (self.mask.cols(), self.mask.rows());
+        let data = self.mask.data_bytes()?;
+        let step = self.mask.mat_step()[0];
+        let r0 = ((b.y / f).round() as i32).clamp(0, rows);
+        let r1 = (((b.y + b.h) / f).round() as i32).clamp(0, rows);
+        let strip_w = b.w / n as f64;
+        let mut out = Vec::with_capacity(n);
+        for k in 0..n {
+            let x0 = b.x + k as f64 * strip_w;
+            let c0 = ((x0 / f).round() as i32).clamp(0, cols);
+            let c1 = (((x0 + strip_w) / f).round() as i32).clamp(0, cols);
+            let mut extent: Option<(i32, i32)> = None;
+            for r in r0..r1 {
+                let row = &data[r as usize * step + c0 as usize..r as usize * step + c1 as usize];
+                if row.iter().any(|v| *v != 0) {
+                    extent = Some(extent.map_or((r, r), |(a, _)| (a, r)));
+                }
+            }
+            if let Some((top, bottom)) = extent {
+                let (y0, y1) = (top as f64 * f, (bottom + 1) as f64 * f);
+                out.push(BoxPx { x: x0, y: y0, w: strip_w, h: y1 - y0 });
+            }
+        }
+        Ok(if out.is_empty() { vec![*b] } else { out })
     }
 }

@@ -3,6 +3,7 @@
 pub mod background;
 pub mod classify;
 pub mod dnn;
+pub mod geometry;
 
 use serde::{Deserialize, Serialize};
 
