@@ -159,7 +159,9 @@ fn control_drives_a_pymodbus_cabinet_and_a_down_cabinet_blocks_nothing() {
     assert_eq!(first["offset"], 257);
     assert_eq!(first["splits"], serde_json::json!([260, 140]));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let by_id = |id: &str| status["intersections"].as_array().unwrap().iter().find(|s| s["intersection"] == id).unwrap().clone();
+    let by_id = |id: &str| {
+        status["intersections"].as_array().unwrap().iter().find(|s| s["intersection"] == id).unwrap().clone()
+    };
     let j1 = by_id("J1");
     assert_eq!(j1["up"], true);
     assert_eq!(j1["mode"], "central");
