@@ -66,6 +66,13 @@ enum Interval {
     Change { from: usize, to: usize, start_s: f64 },
 }
 
+/// The start-up red after flash: due at the next update, then held until a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum StartRed {
+    Due,
+    Until(f64),
+}
+
 #[derive(Debug, Clone)]
 struct PhaseTiming {
     id: PhaseId,
@@ -112,6 +119,7 @@ pub struct Sequencer {
     actuation: Actuation,
     cycle_start_s: f64,
     now_s: f64,
+    start_red: Option<StartRed>,
 }
 
 impl Sequencer {
@@ -149,6 +157,7 @@ impl Sequencer {
             interval: None,
             states,
             actuation: Actuation::new(inter),
+            start_red: None,
             cycle_start_s: 0.0,
             now_s: 0.0,
         })
@@ -192,13 +201,18 @@ impl Sequencer {
     /// all red, then the stage the mode calls for. Only for a caller that has itself brought
     /// every phase to red and through its red clearance (a cabinet leaving flash): the
     /// sequencer's own yellow and red clearance of the interval it was in are dropped.
-    pub fn restart(&mut self) {
+    ///
+    /// `from_flash`: the heads were flashing, so road users from every approach may be in the
+    /// junction; every phase shows steady red for the longest red clearance before the first
+    /// green (a start-up red), instead of a green straight after flashing red.
+    pub fn restart(&mut self, from_flash: bool) {
         if let Some(mode) = self.pending.take() {
             self.mode = mode;
         }
         self.interval = None;
         self.requested = None;
         self.red_at.iter_mut().for_each(|r| *r = None);
+        self.start_red = from_flash.then_some(StartRed::Due);
     }
 
     /// For `Mode::Directed`: the stage an algorithm wants now. The change happens once the
@@ -238,6 +252,20 @@ impl Sequencer {
         let now = snap.now_s.max(self.now_s);
         self.now_s = now;
         if self.interval.is_none() {
+            if self.start_red == Some(StartRed::Due) {
+                let hold = self.phases.iter().map(|p| p.red_clearance_s).fold(0.0, f64::max);
+                // Red from now on, whatever the sequencer last held: the heads were flashing.
+                for i in 0..self.states.len() {
+                    self.states[i] = PhaseState { phase: self.phases[i].id, indication: Indication::Red, since_s: now };
+                }
+                self.start_red = Some(StartRed::Until(now + hold));
+            }
+            if let Some(StartRed::Until(t)) = self.start_red {
+                if now + EPS < t {
+                    return &self.states;
+                }
+                self.start_red = None;
+            }
             self.start(now);
         }
         // Each pass either ends a green or ends a change, and a new interval always lasts a

@@ -199,7 +199,9 @@ impl Cabinet {
         }
         tracing::info!(intersection = %self.inter.id, "flash ended: the sequencer starts over from all red");
         self.clearing = false;
-        self.sequencer.restart();
+        let was_flashing =
+            shown.iter().any(|s| matches!(s.indication, Indication::FlashingRed | Indication::FlashingYellow));
+        self.sequencer.restart(was_flashing);
         self.sequencer.update(snap).to_vec()
     }
 
@@ -470,16 +472,20 @@ mod tests {
         assert_eq!(shown(&mut c, 60.0), [F, F, F, F]);
         assert!(c.monitor_fault().is_none());
 
-        // Withdrawn during the entry: the clearance completes, then the sequencer starts over.
+        // Leaving flash: a steady start-up red of the longest red clearance (2.5 s) first.
         c.write_coils(1, &[false]).unwrap();
-        assert_eq!(shown(&mut c, 61.0), [G, G, R, R]);
+        assert_eq!(shown(&mut c, 61.0), [R, R, R, R]);
+        assert_eq!(shown(&mut c, 63.4), [R, R, R, R], "start-up red 2.5 s");
+        assert_eq!(shown(&mut c, 63.5), [G, G, R, R]);
+        // Withdrawn during the entry: the clearance completes, then the sequencer starts over
+        // (the heads never flashed, so no start-up red on top of the clearance).
         c.write_coils(1, &[true]).unwrap();
-        assert_eq!(shown(&mut c, 62.0), [Y, Y, R, R]);
+        assert_eq!(shown(&mut c, 64.0), [Y, Y, R, R]);
         c.write_coils(1, &[false]).unwrap();
-        assert_eq!(shown(&mut c, 63.0), [Y, Y, R, R], "no yellow back to green");
-        assert_eq!(shown(&mut c, 65.3), [R, R, R, R]);
+        assert_eq!(shown(&mut c, 65.0), [Y, Y, R, R], "no yellow back to green");
+        assert_eq!(shown(&mut c, 67.3), [R, R, R, R]);
         assert_eq!(c.status().mode, Some(ControlMode::Flash));
-        assert_eq!(shown(&mut c, 66.8), [G, G, R, R]);
+        assert_eq!(shown(&mut c, 68.8), [G, G, R, R]);
         assert_eq!(c.status().mode, Some(ControlMode::LocalFallback));
         assert!(c.monitor_fault().is_none());
     }
@@ -513,6 +519,8 @@ mod tests {
         assert_eq!(c.status().mode, Some(ControlMode::Flash));
         c.write_coils(1, &[false]).unwrap();
         tick(&mut c, 8.0);
+        assert!(c.states.iter().all(|s| s.indication == Indication::Red), "a start-up red after flashing");
+        tick(&mut c, 10.5);
         assert_eq!(c.status().mode, Some(ControlMode::LocalFallback));
         assert!(c.states.iter().any(|s| s.indication == Indication::Green), "back to the sequencer");
         c.write_coils(0, &[false]).unwrap();

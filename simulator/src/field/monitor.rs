@@ -148,6 +148,14 @@ impl ConflictMonitor {
                         }
                     }
                 }
+                // Leaving flash: road users from every approach may be in the junction, so a
+                // steady red comes first (then the rule above holds the conflicting reds).
+                (Indication::FlashingRed | Indication::FlashingYellow, Indication::Green) => {
+                    return Some((
+                        MonitorFault::MissingRedClearance,
+                        format!("phase {id} green straight after flashing, without a steady red first"),
+                    ));
+                }
                 (Indication::Yellow, Indication::Green) | (Indication::Red, Indication::Yellow) => {
                     return Some((
                         MonitorFault::DualIndication,
@@ -209,5 +217,26 @@ mod tests {
         m.observe(13.3, &states([R, R, R, R]));
         assert!(m.observe(14.8, &states([R, R, G, G])).is_none(), "full 1.5 s clearance");
         assert_eq!(m.observe(15.0, &states([R, R, R, G])).unwrap().0, MonitorFault::ShortYellow, "green to red");
+    }
+
+    #[test]
+    fn leaving_flash_needs_a_steady_red_before_any_green() {
+        use Indication::FlashingRed as F;
+        let s = site();
+        let j1 = s.intersection("J1").unwrap();
+        let mut m = ConflictMonitor::new(j1);
+        m.observe(0.0, &states([F, F, F, F]));
+        assert_eq!(m.observe(5.0, &states([G, G, R, R])).unwrap().0, MonitorFault::MissingRedClearance);
+
+        let mut m = ConflictMonitor::new(j1);
+        m.observe(0.0, &states([F, F, F, F]));
+        assert!(m.observe(5.0, &states([R, R, R, R])).is_none());
+        // The side street's red clearance (2.5 s) must pass before the arterial goes green.
+        assert_eq!(m.observe(6.0, &states([G, G, R, R])).unwrap().0, MonitorFault::MissingRedClearance);
+
+        let mut m = ConflictMonitor::new(j1);
+        m.observe(0.0, &states([F, F, F, F]));
+        m.observe(5.0, &states([R, R, R, R]));
+        assert!(m.observe(7.5, &states([G, G, R, R])).is_none(), "start-up red of 2.5 s");
     }
 }
