@@ -61,11 +61,7 @@ pub struct SumoConfig {
 
 impl SumoConfig {
     pub fn load(path: &Path) -> Result<SumoConfig, SumoError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| SumoError::Io {
-            what: "cannot read SUMO configuration",
-            path: path.to_owned(),
-            cause,
-        })?;
+        let text = super::error::read_input(path, "cannot read SUMO configuration")?;
         let bad = |message: String| SumoError::Xml { path: path.to_owned(), what: "configuration", message };
         let doc = roxmltree::Document::parse(&text).map_err(|e| bad(e.to_string()))?;
         let dir = path.parent().unwrap_or(Path::new("."));

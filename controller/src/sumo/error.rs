@@ -1,6 +1,6 @@
 //! Everything that can go wrong between nutgiao and SUMO, each naming the thing and the cause.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SumoError {
@@ -28,4 +28,9 @@ pub enum SumoError {
         "refusing to send traffic light {tls} a state with conflicting greens: phases {a} and {b} are both green at {now_s} s"
     )]
     ConflictingGreens { tls: String, a: u8, b: u8, now_s: f64 },
+}
+
+/// Reads a SUMO input file; `what` says what it was meant to be ("cannot read SUMO network").
+pub(crate) fn read_input(path: &Path, what: &'static str) -> Result<String, SumoError> {
+    std::fs::read_to_string(path).map_err(|cause| SumoError::Io { what, path: path.to_owned(), cause })
 }

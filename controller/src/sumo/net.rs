@@ -103,11 +103,7 @@ impl TlPhase {
 
 impl Net {
     pub fn load(path: &Path) -> Result<Net, SumoError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| SumoError::Io {
-            what: "cannot read SUMO network",
-            path: path.to_owned(),
-            cause,
-        })?;
+        let text = super::error::read_input(path, "cannot read SUMO network")?;
         Net::parse(&text).map_err(|message| SumoError::Xml { path: path.to_owned(), what: "network", message })
     }
 

@@ -128,11 +128,7 @@ pub fn running_programs(
 
 /// The `<tlLogic>`s of an additional file, in file order.
 fn additional_programs(path: &Path) -> Result<Vec<TlLogic>, ProgramError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| SumoError::Io {
-        what: "cannot read SUMO additional file",
-        path: path.to_owned(),
-        cause,
-    })?;
+    let text = super::error::read_input(path, "cannot read SUMO additional file")?;
     let bad = |message: String| SumoError::Xml { path: path.to_owned(), what: "additional", message };
     let doc = roxmltree::Document::parse(&text).map_err(|e| bad(e.to_string()))?;
     // SUMO reads the top-level elements of an additional file whatever its root is called
