@@ -100,17 +100,22 @@ impl BusSignals {
     }
 }
 
-/// Subscribes an edge node to the signal states.
-pub async fn receive_signals(broker: String, node: String, site: String, signals: BusSignals) {
+/// Hands every message of one kind to `take`, on this node's connection for that kind.
+async fn each_message(broker: String, node: &str, site: String, kind: &'static str, mut take: impl FnMut(Received)) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let id = client_id(&node, "signals");
-    let sub = tokio::spawn(async move { nutgiao_ops::bus::subscribe(&broker, &id, &site, &["signals"], tx).await });
+    let id = client_id(node, kind);
+    let sub = tokio::spawn(async move { nutgiao_ops::bus::subscribe(&broker, &id, &site, &[kind], tx).await });
     while let Some(msg) = rx.recv().await {
-        signals.take(&msg);
+        take(msg);
     }
     if let Ok(Err(e)) = sub.await {
-        tracing::error!("signal states: {e}");
+        tracing::error!("bus subscription to {kind}: {e}");
     }
+}
+
+/// Subscribes an edge node to the signal states.
+pub async fn receive_signals(broker: String, node: String, site: String, signals: BusSignals) {
+    each_message(broker, &node, site, "signals", |msg| signals.take(&msg)).await;
 }
 
 /// Puts a central controller on the bus: its signal states and detector readings go out, the
@@ -172,31 +177,25 @@ pub async fn receive_counts(broker: String, node: String, site: Arc<Site>, handl
                 .filter_map(|l| Some(((c.id.clone(), l.id.clone()), l.approach.clone()?)))
         })
         .collect();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let id = client_id(&node, "counts");
-    let name = site.site.name.clone();
-    let sub = tokio::spawn(async move { nutgiao_ops::bus::subscribe(&broker, &id, &name, &["counts"], tx).await });
     let mut seen_ids = RecentIds::default();
-    while let Some(msg) = rx.recv().await {
-        let Some(id) = msg.payload["id"].as_str() else { continue };
+    each_message(broker, &node, site.site.name.clone(), "counts", |msg| {
+        let Some(id) = msg.payload["id"].as_str() else { return };
         if !seen_ids.first_time(id) {
-            continue;
+            return;
         }
         let Ok(count) = serde_json::from_value::<VehicleCounted>(msg.payload["data"].clone()) else {
             tracing::warn!(topic = %msg.topic, "count message without a valid count");
-            continue;
+            return;
         };
         let source = msg.payload["source"].as_str().unwrap_or_default();
         if count.direction != "positive" {
-            continue;
+            return;
         }
         if let Some(approach) = stop_lines.get(&(count.camera.clone(), count.line.clone())) {
             handle.record_vision_count(source, &count.camera, approach, count.time_s);
         }
-    }
-    if let Ok(Err(e)) = sub.await {
-        tracing::error!("vision counts: {e}");
-    }
+    })
+    .await;
 }
 
 /// Delivery is at least once: a message that comes again (same id) after a reconnection is
