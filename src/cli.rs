@@ -228,6 +228,13 @@ pub struct CountArgs {
     /// Every count event (JSON lines, the same schema as `watch --events`).
     #[arg(long)]
     pub events: Option<PathBuf>,
+    /// Turning movements CSV (1-minute and 15-minute bins): entry line -> exit line, turn, class.
+    /// A site's stop and entry lines pair with its exit lines; `--line`s pair with each other.
+    #[arg(long)]
+    pub movements: Option<PathBuf>,
+    /// Lane occupancy and queue length per minute from the camera's queue zones (CSV).
+    #[arg(long)]
+    pub lanes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -169,6 +169,10 @@ pub fn signal_feed(live: Live) -> Arc<dyn nutgiao_vision::signals::SignalFeed> {
 /// What a vision event is for the operators and the rest of the operations centre.
 pub enum Reported {
     Count(nutgiao_ops::events::VehicleCounted),
+    Movement(nutgiao_vision::event::MovementEvent),
+    /// A lane bin; `measured` is what the operators' live state takes (an approach's lane at
+    /// an intersection, with a queue length).
+    Lane(nutgiao_vision::event::LaneEvent, Option<nutgiao_ops::events::LaneMeasured>),
     Violation(nutgiao_ops::events::ViolationDetected),
     CameraStatus(nutgiao_vision::event::CameraStatusEvent),
 }
@@ -199,6 +203,20 @@ impl Reported {
                     evidence_sha256: jpeg.map(|e| e.sha256.clone()),
                 })
             }
+            EventKind::Movement(m) => Reported::Movement(m.clone()),
+            EventKind::Lane(l) => {
+                let measured = match (&l.intersection, &l.approach, l.queue_m) {
+                    (Some(intersection), Some(approach), Some(queue_m)) => Some(nutgiao_ops::events::LaneMeasured {
+                        intersection: intersection.clone(),
+                        approach: approach.clone(),
+                        lane: l.lane,
+                        queue_m,
+                        occupancy: l.occupancy,
+                    }),
+                    _ => None,
+                };
+                Reported::Lane(l.clone(), measured)
+            }
             EventKind::CameraStatus(s) => Reported::CameraStatus(s.clone()),
         }
     }
@@ -212,6 +230,8 @@ impl Reported {
         match self {
             Reported::Count(c) => bus.publish("counts", &ev.camera, &ev.id, c),
             Reported::Violation(v) => bus.publish("violations", &ev.camera, &ev.id, v),
+            Reported::Movement(m) => bus.publish("movements", &ev.camera, &ev.id, m),
+            Reported::Lane(l, _) => bus.publish("lanes", &ev.camera, &ev.id, l),
             Reported::CameraStatus(s) => bus.publish("status", &format!("camera/{}", ev.camera), &ev.id, s),
         }
     }
@@ -233,7 +253,8 @@ pub fn forward_vision(
             match reported {
                 Reported::Count(c) => live.report_count(c),
                 Reported::Violation(v) => live.report_violation(v),
-                Reported::CameraStatus(_) => {}
+                Reported::Lane(_, Some(measured)) => live.report_lane(measured),
+                Reported::Movement(_) | Reported::Lane(_, None) | Reported::CameraStatus(_) => {}
             }
         }
     })

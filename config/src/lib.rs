@@ -9,6 +9,7 @@ pub mod homography;
 pub mod modbus;
 pub mod model;
 pub mod pose;
+pub mod queue;
 pub mod source;
 mod summary;
 pub mod topology;

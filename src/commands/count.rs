@@ -32,6 +32,8 @@ pub fn run(args: &CountArgs) -> anyhow::Result<ExitCode> {
         summary: args.summary.clone(),
         annotated: args.annotated.clone(),
         events: args.events.clone(),
+        movements: args.movements.clone(),
+        lanes: args.lanes.clone(),
     };
     let result = count_job::run(setup, &outputs)?;
     println!("{}", serde_json::to_string_pretty(&result.summary)?);

@@ -85,7 +85,19 @@ fn filmed_arterial_is_counted_and_scored_within_bounds() {
     // far looser than the 1 % target, which the default pipeline does not reach yet.
     let overall = score["count_error"]["overall"].as_f64().expect("overall count error");
     assert!(overall <= COUNT_ERROR_BOUND, "overall count error {overall}\n{table}");
+    // Both cameras' two queue zones report their one (40 s) bin, scored against the truth.
+    let queues = &score["queues"];
+    assert_eq!(queues["bins"], 4, "{table}");
+    let occupancy = queues["occupancy_mean_abs"].as_f64().unwrap();
+    assert!(occupancy <= OCCUPANCY_ERROR_BOUND, "occupancy off by {occupancy}\n{table}");
+    let longest = queues["max_mean_abs_m"].as_f64().unwrap();
+    assert!(longest <= LONGEST_QUEUE_ERROR_BOUND_M, "longest queue off by {longest} m\n{table}");
+    eprintln!("{table}");
 }
+
+/// Measured on this 40 s scene: see docs/synthetic-cameras.md.
+const OCCUPANCY_ERROR_BOUND: f64 = 0.15;
+const LONGEST_QUEUE_ERROR_BOUND_M: f64 = 8.0;
 
 /// Measured on this 40 s scene: see docs/synthetic-cameras.md.
 const COUNT_ERROR_BOUND: f64 = 0.8;

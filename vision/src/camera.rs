@@ -4,12 +4,15 @@ use nutgiao_config::{Camera, DetectorBackend, Homography, LineKind, Site, Zone};
 
 use crate::counting::LineGeometry;
 use crate::error::{Result, VisionError};
+use crate::movements::Role;
 
 #[derive(Debug, Clone)]
 pub struct CameraLine {
     pub geometry: LineGeometry,
     pub kind: LineKind,
     pub approach: Option<String>,
+    /// Its part in turning movements.
+    pub role: Role,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +57,7 @@ impl CameraSetup {
                 geometry: LineGeometry::new(&l.id, l.points[0], l.points[1], l.hysteresis_m, Some(&homography)),
                 kind: l.kind,
                 approach: l.approach.clone(),
+                role: Role::of(l.kind, true),
             })
             .collect();
         let approach_phases = site
@@ -99,6 +103,7 @@ impl CameraSetup {
                 ),
                 kind: LineKind::Count,
                 approach: None,
+                role: Role::of(LineKind::Count, false),
             })
             .collect();
         Self {

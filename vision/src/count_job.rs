@@ -21,6 +21,10 @@ pub struct CountOutputs {
     pub summary: Option<PathBuf>,
     pub annotated: Option<PathBuf>,
     pub events: Option<PathBuf>,
+    /// Turning movements in 1- and 15-minute bins.
+    pub movements: Option<PathBuf>,
+    /// Queue zones' occupancy and queue length per minute.
+    pub lanes: Option<PathBuf>,
 }
 
 pub struct CountResult {
@@ -76,6 +80,7 @@ pub fn run(setup: CameraSetup, outputs: &CountOutputs) -> Result<CountResult> {
             pipeline.times.annotate_s += ta.elapsed().as_secs_f64();
         }
     }
+    events.extend(pipeline.finish());
     if let Some(w) = writer {
         w.finish()?;
     }
@@ -88,10 +93,17 @@ pub fn run(setup: CameraSetup, outputs: &CountOutputs) -> Result<CountResult> {
         video_fps: if duration_s > 0.0 { (frames.saturating_sub(1)) as f64 / duration_s } else { 0.0 },
         duration_s,
         lines: pipeline.line_totals(&events),
+        movements: report::movement_totals(&events),
         stage_times_s: pipeline.times,
     };
     if let Some(p) = &outputs.csv {
         report::write_csv(p, &events)?;
+    }
+    if let Some(p) = &outputs.movements {
+        report::write_movements_csv(p, &events)?;
+    }
+    if let Some(p) = &outputs.lanes {
+        report::write_lanes_csv(p, &events)?;
     }
     if let Some(p) = &outputs.summary {
         report::write_json(p, &summary)?;

@@ -20,6 +20,8 @@ pub struct VisionEvent {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     Count(CountEvent),
+    Movement(MovementEvent),
+    Lane(LaneEvent),
     Violation(ViolationEvent),
     CameraStatus(CameraStatusEvent),
 }
@@ -28,6 +30,8 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::Count(_) => "count",
+            EventKind::Movement(_) => "movement",
+            EventKind::Lane(_) => "lane",
             EventKind::Violation(_) => "violation",
             EventKind::CameraStatus(_) => "camera_status",
         }
@@ -49,6 +53,21 @@ pub struct CountEvent {
     /// Ground point in site metres, when calibrated.
     pub ground_m: Option<[f64; 2]>,
 }
+
+/// A turning movement: the track entered by `from` and left by `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovementEvent {
+    pub from: String,
+    pub to: String,
+    pub turn: nutgiao_config::Turn,
+    pub class: String,
+    pub track: u64,
+    /// Seconds from the entry crossing to the exit crossing.
+    pub travel_s: f64,
+}
+
+/// One lane's occupancy and queue over one bin (`queues::LANE_BIN_S`).
+pub type LaneEvent = crate::queues::LaneMeasurement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

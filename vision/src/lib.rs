@@ -2,7 +2,9 @@
 //!
 //! GStreamer decodes any camera or file (`ingest`), OpenCV separates moving vehicles from
 //! the road (`detect`), a Kalman tracker follows them (`track`), counting lines with
-//! hysteresis count them (`counting`) and zone rules judge violations (`violations`).
+//! hysteresis count them (`counting`) and pair them into turning movements (`movements`),
+//! queue zones measure occupancy and queue length (`queues`), and zone rules judge
+//! violations (`violations`).
 //! Events go to SQLite before anyone else sees them (`store`).
 
 pub mod annotate;
@@ -15,7 +17,9 @@ pub mod error;
 pub mod event;
 pub mod evidence;
 pub mod ingest;
+pub mod movements;
 pub mod pipeline;
+pub mod queues;
 pub mod report;
 pub mod segmentation;
 pub mod service;

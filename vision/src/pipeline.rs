@@ -15,9 +15,11 @@ use crate::detect::background::{BackgroundDetector, BackgroundParams, Subtractor
 use crate::detect::dnn::DnnDetector;
 use crate::detect::{Detection, classify};
 use crate::error::{Result, VisionError};
-use crate::event::{CountEvent, EventKind, ViolationEvent, ViolationType, VisionEvent, wall_clock_now};
+use crate::event::{CountEvent, EventKind, MovementEvent, ViolationEvent, ViolationType, VisionEvent, wall_clock_now};
 use crate::evidence::EvidenceWriter;
 use crate::ingest::Frame;
+use crate::movements::MovementCounter;
+use crate::queues::{LANE_BIN_S, LaneMeasurement, LaneMeter};
 use crate::signals::{Light, SignalFeed, read_signal_head};
 use crate::track::{Track, TrackState, Tracker, TrackerParams};
 use crate::violations::{Finding, ZoneRules};
@@ -60,6 +62,8 @@ pub struct CameraPipeline {
     detector: Option<Detector>,
     tracker: Tracker,
     counters: Vec<LineCounter>,
+    movements: MovementCounter,
+    lanes: LaneMeter,
     rules: ZoneRules,
     evidence: Option<EvidenceWriter>,
     /// (line id, positive, negative) running totals for the annotation.
@@ -74,6 +78,8 @@ impl CameraPipeline {
         let counters = setup.lines.iter().map(|l| LineCounter::new(l.geometry.clone())).collect();
         let totals = setup.lines.iter().map(|l| (l.geometry.id.clone(), 0, 0)).collect();
         let rules = ZoneRules::new(&setup.zones, setup.homography.as_ref());
+        let movements = MovementCounter::new(&setup.lines, setup.homography.as_ref());
+        let lanes = LaneMeter::new(&setup.zones, &setup.lines, setup.homography.as_ref(), LANE_BIN_S);
         let evidence = evidence_dir.map(|d| EvidenceWriter::new(&d.join(&setup.camera), &setup.camera)).transpose()?;
         let mut background = BackgroundParams::default();
         if setup.backend == DetectorBackend::Knn {
@@ -84,6 +90,8 @@ impl CameraPipeline {
             detector: None,
             tracker,
             counters,
+            movements,
+            lanes,
             rules,
             evidence,
             totals,
@@ -174,6 +182,7 @@ impl CameraPipeline {
         let wall = wall_clock_now();
         let tracks: Vec<Track> = self.tracker.tracks().to_vec();
         let mut findings: Vec<Finding> = Vec::new();
+        let alive: std::collections::HashSet<u64> = tracks.iter().map(|t| t.id).collect();
         for (li, counter) in self.counters.iter_mut().enumerate() {
             let line = &self.setup.lines[li];
             for tr in &tracks {
@@ -203,6 +212,15 @@ impl CameraPipeline {
                         ground_m: tr.ground_point_m(),
                     }),
                 });
+                if let Some(m) = counter_movement(&mut self.movements, li, tr, c.direction, t) {
+                    events.push(VisionEvent {
+                        id: format!("{camera}:movement:{}:{}:{}>{}", (t * 1000.0).round() as i64, tr.id, m.from, m.to),
+                        camera: camera.clone(),
+                        pts_s: t,
+                        wall_utc: wall.clone(),
+                        kind: EventKind::Movement(m),
+                    });
+                }
                 if line.approach.is_some() && c.direction < 0 {
                     findings.push(Finding {
                         violation: ViolationType::WrongWay,
@@ -221,9 +239,12 @@ impl CameraPipeline {
                     });
                 }
             }
-            let alive: std::collections::HashSet<u64> = tracks.iter().map(|t| t.id).collect();
             counter.retain(&|id| alive.contains(&id));
         }
+        self.movements.retain(&|id| alive.contains(&id));
+        let lanes = self.lanes.observe(t, &tracks);
+        let intersection = self.setup.intersection.as_deref();
+        events.extend(lanes.into_iter().map(|m| lane_event(&camera, intersection, &wall, m)));
         for tr in &tracks {
             findings.extend(self.rules.judge(t, tr));
         }
@@ -276,6 +297,14 @@ impl CameraPipeline {
         Ok(events)
     }
 
+    /// What is still open at the end of a stream: the lanes' last, partial bin.
+    pub fn finish(&mut self) -> Vec<VisionEvent> {
+        let wall = wall_clock_now();
+        let camera = self.setup.camera.clone();
+        let intersection = self.setup.intersection.as_deref();
+        self.lanes.finish().into_iter().map(|m| lane_event(&camera, intersection, &wall, m)).collect()
+    }
+
     /// Per-line totals by direction and class, for the summary.
     pub fn line_totals(&self, events: &[VisionEvent]) -> Vec<LineTotal> {
         let mut out: Vec<LineTotal> =
@@ -292,6 +321,36 @@ impl CameraPipeline {
             }
         }
         out
+    }
+}
+
+fn counter_movement(
+    movements: &mut MovementCounter,
+    line: usize,
+    tr: &Track,
+    direction: i8,
+    t: f64,
+) -> Option<MovementEvent> {
+    let m = movements.crossed(line, tr.id, direction, t)?;
+    Some(MovementEvent {
+        from: m.from,
+        to: m.to,
+        turn: m.turn,
+        class: tr.kind.as_str().to_owned(),
+        track: tr.id,
+        travel_s: t - m.entered_s,
+    })
+}
+
+/// A lane's bin, stamped with the stream time at which it closed.
+fn lane_event(camera: &str, intersection: Option<&str>, wall: &str, mut m: LaneMeasurement) -> VisionEvent {
+    m.intersection = intersection.map(str::to_owned);
+    VisionEvent {
+        id: format!("{camera}:lane:{}:0:{}", (m.start_s * 1000.0).round() as i64, m.zone),
+        camera: camera.to_owned(),
+        pts_s: m.start_s + m.duration_s,
+        wall_utc: wall.to_owned(),
+        kind: EventKind::Lane(m),
     }
 }
 

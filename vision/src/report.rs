@@ -18,6 +18,8 @@ pub struct CountSummary {
     pub video_fps: f64,
     pub duration_s: f64,
     pub lines: Vec<LineTotal>,
+    /// Turning movements, one entry per (from, to) pair seen.
+    pub movements: Vec<MovementTotal>,
     pub stage_times_s: crate::pipeline::StageTimes,
 }
 
@@ -38,13 +40,107 @@ pub fn bins(events: &[VisionEvent]) -> BTreeMap<BinKey, u64> {
 }
 
 pub fn write_csv(path: &Path, events: &[VisionEvent]) -> Result<()> {
-    let io = |e: csv::Error| VisionError::Io { path: path.to_owned(), source: std::io::Error::other(e) };
-    let mut w = csv::Writer::from_path(path).map_err(io)?;
-    w.write_record(["bin_minutes", "bin_start_s", "line", "direction", "class", "lane", "count"]).map_err(io)?;
+    let io = csv_error(path);
+    let mut w = csv::Writer::from_path(path).map_err(&io)?;
+    w.write_record(["bin_minutes", "bin_start_s", "line", "direction", "class", "lane", "count"]).map_err(&io)?;
     for ((minutes, start, line, dir, class, lane), n) in bins(events) {
         let lane = lane.map(|l| l.to_string()).unwrap_or_default();
         w.write_record([minutes.to_string(), start.to_string(), line, dir.to_string(), class, lane, n.to_string()])
-            .map_err(io)?;
+            .map_err(&io)?;
+    }
+    w.flush().map_err(VisionError::io(path))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MovementTotal {
+    pub from: String,
+    pub to: String,
+    pub turn: String,
+    pub total: u64,
+    pub by_class: BTreeMap<String, u64>,
+}
+
+pub fn movement_totals(events: &[VisionEvent]) -> Vec<MovementTotal> {
+    let mut out: BTreeMap<(String, String), MovementTotal> = BTreeMap::new();
+    for e in events {
+        let EventKind::Movement(m) = &e.kind else { continue };
+        let t = out.entry((m.from.clone(), m.to.clone())).or_insert_with(|| MovementTotal {
+            from: m.from.clone(),
+            to: m.to.clone(),
+            turn: m.turn.as_str().to_owned(),
+            ..Default::default()
+        });
+        t.total += 1;
+        *t.by_class.entry(m.class.clone()).or_default() += 1;
+    }
+    out.into_values().collect()
+}
+
+/// Key of one movement CSV row: bin length, bin start, from, to, turn, class.
+type MovementKey = (u32, u64, String, String, &'static str, String);
+
+pub fn movement_bins(events: &[VisionEvent]) -> BTreeMap<MovementKey, u64> {
+    let mut out = BTreeMap::new();
+    for e in events {
+        let EventKind::Movement(m) = &e.kind else { continue };
+        for minutes in [1u32, 15] {
+            let width = minutes as f64 * 60.0;
+            // A movement belongs to the bin in which it left the intersection.
+            let start = ((e.pts_s / width).floor().max(0.0) * width) as u64;
+            let key = (minutes, start, m.from.clone(), m.to.clone(), m.turn.as_str(), m.class.clone());
+            *out.entry(key).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn csv_error(path: &Path) -> impl Fn(csv::Error) -> VisionError + '_ {
+    |e| VisionError::Io { path: path.to_owned(), source: std::io::Error::other(e) }
+}
+
+pub fn write_movements_csv(path: &Path, events: &[VisionEvent]) -> Result<()> {
+    let io = csv_error(path);
+    let mut w = csv::Writer::from_path(path).map_err(&io)?;
+    w.write_record(["bin_minutes", "bin_start_s", "from", "to", "turn", "class", "count"]).map_err(&io)?;
+    for ((minutes, start, from, to, turn, class), n) in movement_bins(events) {
+        w.write_record([minutes.to_string(), start.to_string(), from, to, turn.to_owned(), class, n.to_string()])
+            .map_err(&io)?;
+    }
+    w.flush().map_err(VisionError::io(path))
+}
+
+pub fn write_lanes_csv(path: &Path, events: &[VisionEvent]) -> Result<()> {
+    let io = csv_error(path);
+    let mut w = csv::Writer::from_path(path).map_err(&io)?;
+    w.write_record([
+        "start_s",
+        "duration_s",
+        "zone",
+        "approach",
+        "lane",
+        "occupancy",
+        "mean_vehicles",
+        "queue_m",
+        "queue_max_m",
+        "queued_max",
+    ])
+    .map_err(&io)?;
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
+    for e in events {
+        let EventKind::Lane(l) = &e.kind else { continue };
+        w.write_record([
+            format!("{:.1}", l.start_s),
+            format!("{:.1}", l.duration_s),
+            l.zone.clone(),
+            l.approach.clone().unwrap_or_default(),
+            l.lane.to_string(),
+            format!("{:.3}", l.occupancy),
+            format!("{:.2}", l.mean_vehicles),
+            opt(l.queue_m),
+            opt(l.queue_max_m),
+            l.queued_max.to_string(),
+        ])
+        .map_err(&io)?;
     }
     w.flush().map_err(VisionError::io(path))
 }

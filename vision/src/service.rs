@@ -174,7 +174,13 @@ fn run_session(
     let mut latency_sum = 0.0;
     while !options.stop.load(Ordering::Relaxed) {
         let t0 = Instant::now();
-        let Some(frame) = source.next_frame(timeout)? else { return Ok(()) };
+        let Some(frame) = source.next_frame(timeout)? else {
+            // The end of a file (or of a camera's stream): its lanes' last bin is complete.
+            for event in pipeline.finish() {
+                publish(options, event)?;
+            }
+            return Ok(());
+        };
         pipeline.times.ingest_s += t0.elapsed().as_secs_f64();
         let got = Instant::now();
         let mut dropped = 0;

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use nutgiao_config::VehicleClass;
+use nutgiao_config::queue::{QUEUED_KMH, back_of_queue, distance_to_segment};
 use serde::{Deserialize, Serialize};
 
-use super::truth::TruthRecord;
+use super::truth::{TruthQueueZone, TruthRecord, inside};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
@@ -35,6 +36,13 @@ struct Reported {
     speed_kmh: Option<f64>,
     #[serde(rename = "type")]
     violation: Option<String>,
+    /// Lane measurements (`kind` = "lane").
+    zone: Option<String>,
+    start_s: Option<f64>,
+    duration_s: Option<f64>,
+    occupancy: Option<f64>,
+    queue_m: Option<f64>,
+    queue_max_m: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,6 +87,25 @@ pub struct SpeedError {
     pub matched: u64,
 }
 
+/// Lane measurements against the truth over the same bins: the truth's queue is the
+/// farthest vehicle slower than 5 km/h whose box bottom is in the zone, measured from the
+/// stop line to its footprint centre (the pipeline measures to the box bottom, about half a
+/// vehicle nearer for traffic driving towards the camera).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueScore {
+    /// Lane bins reported with a queue length and matched to truth frames.
+    pub bins: u64,
+    pub mean_abs_m: Option<f64>,
+    pub truth_mean_m: Option<f64>,
+    pub reported_mean_m: Option<f64>,
+    /// Mean absolute error of each bin's longest queue, and the truth's mean of those.
+    pub max_mean_abs_m: Option<f64>,
+    pub truth_max_mean_m: Option<f64>,
+    /// Mean absolute error of the occupancy (0..1), over all reported lane bins.
+    pub occupancy_mean_abs: Option<f64>,
+    pub occupancy_bins: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tracking {
     pub mota: Option<f64>,
@@ -94,6 +121,7 @@ pub struct Scores {
     /// Per violation type: red_light, wrong_way, illegal_stop, speeding.
     pub violations: BTreeMap<String, ViolationScore>,
     pub speed_error: SpeedError,
+    pub queues: QueueScore,
     pub tracking: Tracking,
 }
 
@@ -126,9 +154,11 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
     let mut header = false;
     let mut crossings: Vec<(String, String, i8, f64, String, f64)> = Vec::new();
     let mut violations: Vec<(String, String, f64, f64)> = Vec::new();
+    // (camera, zone) -> its geometry and, per truth frame, (t, occupied, queue metres).
+    let mut zones: ZoneFrames = BTreeMap::new();
     for (n, line) in truth.lines().enumerate() {
         let line = line.map_err(|source| ScoreError::Read { file: "truth", source })?;
-        if line.trim().is_empty() || line.contains("\"record\":\"frame\"") {
+        if line.trim().is_empty() || (zones.is_empty() && line.contains("\"record\":\"frame\"")) {
             continue;
         }
         let rec: TruthRecord = serde_json::from_str(&line).map_err(|e| ScoreError::Parse {
@@ -143,6 +173,9 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
                     for l in c.lines {
                         lines.push((c.id.clone(), l.id));
                     }
+                    for z in c.queue_zones {
+                        zones.insert((c.id.clone(), z.id.clone()), (z, Vec::new()));
+                    }
                 }
             }
             TruthRecord::Crossing { camera, line, t, class, direction, speed_kmh, .. } => {
@@ -151,7 +184,11 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
             TruthRecord::Violation { camera, violation, t, end_t, .. } => {
                 violations.push((camera, violation, t, end_t))
             }
-            TruthRecord::Frame { .. } => {}
+            TruthRecord::Frame { camera, t, vehicles, .. } => {
+                for (_, (zone, frames)) in zones.iter_mut().filter(|((c, _), _)| *c == camera) {
+                    frames.push(true_queue(zone, t, &vehicles));
+                }
+            }
         }
     }
     if !header {
@@ -287,12 +324,14 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
             ViolationScore { truth: truths.len() as u64, reported: reps.len() as u64, matched, precision, recall, f1 },
         );
     }
+    let queues = score_queues(&zones, &reported);
     Ok(Scores {
         count_error,
         counts: count_rows,
         classes: class_rows,
         violations: vs,
         speed_error: SpeedError { mean_abs_kmh: (speed_n > 0).then(|| speed_sum / speed_n as f64), matched: speed_n },
+        queues,
         tracking: Tracking {
             mota: None,
             idf1: None,
@@ -300,6 +339,73 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
                 .into(),
         },
     })
+}
+
+/// One truth frame of one queue zone: (t, any vehicle in it, queue length in metres).
+fn true_queue(zone: &TruthQueueZone, t: f64, vehicles: &[super::truth::TruthVehicle]) -> (f64, bool, f64) {
+    let mut occupied = false;
+    let mut standing = Vec::new();
+    for v in vehicles {
+        let bottom = [v.bbox[0] + v.bbox[2] / 2.0, v.bbox[1] + v.bbox[3]];
+        if zone.points.len() < 3 || !inside(&zone.points, bottom) {
+            continue;
+        }
+        occupied = true;
+        if v.speed_kmh < QUEUED_KMH
+            && let Some([a, b]) = zone.stop_line_m
+        {
+            standing.push(distance_to_segment(v.ground_m, a, b));
+        }
+    }
+    (t, occupied, back_of_queue(standing))
+}
+
+type ZoneFrames = BTreeMap<(String, String), (TruthQueueZone, Vec<(f64, bool, f64)>)>;
+
+fn score_queues(zones: &ZoneFrames, reported: &[Reported]) -> QueueScore {
+    let (mut abs, mut truth_sum, mut rep_sum, mut n) = (0.0, 0.0, 0.0, 0u64);
+    let (mut max_abs, mut max_truth_sum) = (0.0, 0.0);
+    let (mut occ_abs, mut occ_n) = (0.0, 0u64);
+    for e in reported.iter().filter(|e| e.kind == "lane") {
+        let (Some(zone), Some(start), Some(duration)) = (&e.zone, e.start_s, e.duration_s) else { continue };
+        let Some((_, frames)) = zones.get(&(e.camera.clone(), zone.clone())) else { continue };
+        let in_bin: Vec<&(f64, bool, f64)> =
+            frames.iter().filter(|(t, _, _)| *t >= start && *t < start + duration.max(1e-9)).collect();
+        if in_bin.is_empty() {
+            continue;
+        }
+        let k = in_bin.len() as f64;
+        if let Some(occ) = e.occupancy {
+            let truth = in_bin.iter().filter(|f| f.1).count() as f64 / k;
+            occ_abs += (occ - truth).abs();
+            occ_n += 1;
+        }
+        if let Some(q) = e.queue_m {
+            let truth = in_bin.iter().map(|f| f.2).sum::<f64>() / k;
+            abs += (q - truth).abs();
+            truth_sum += truth;
+            rep_sum += q;
+            n += 1;
+            let truth_max = in_bin.iter().map(|f| f.2).fold(0.0, f64::max);
+            max_abs += (e.queue_max_m.unwrap_or(q) - truth_max).abs();
+            max_truth_sum += truth_max;
+        }
+    }
+    let mean = |x: f64, n: u64| (n > 0).then(|| x / n as f64);
+    QueueScore {
+        bins: n,
+        mean_abs_m: mean(abs, n),
+        truth_mean_m: mean(truth_sum, n),
+        reported_mean_m: mean(rep_sum, n),
+        max_mean_abs_m: mean(max_abs, n),
+        truth_max_mean_m: mean(max_truth_sum, n),
+        occupancy_mean_abs: mean(occ_abs, occ_n),
+        occupancy_bins: occ_n,
+    }
+}
+
+fn metres(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -341,6 +447,17 @@ impl Scores {
             "Speed error: {} km/h mean absolute over {} matched crossings\n",
             self.speed_error.mean_abs_kmh.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
             self.speed_error.matched
+        ));
+        let q = &self.queues;
+        s.push_str(&format!(
+            "Queues over {} lane bins: mean {} m off (truth {} m, reported {} m), longest {} m off (truth {} m); occupancy {} off\n",
+            q.bins,
+            metres(q.mean_abs_m),
+            metres(q.truth_mean_m),
+            metres(q.reported_mean_m),
+            metres(q.max_mean_abs_m),
+            metres(q.truth_max_mean_m),
+            num(q.occupancy_mean_abs)
         ));
         s.push_str(&format!("Tracking: MOTA -, IDF1 - ({})\n", self.tracking.note));
         s
@@ -400,6 +517,36 @@ mod tests {
         assert!((s.speed_error.mean_abs_kmh.unwrap() - 2.0).abs() < 1e-9);
         insta::assert_snapshot!(s.table());
         insta::assert_json_snapshot!(s);
+    }
+
+    #[test]
+    fn queue_lengths_are_scored_over_the_reported_bins() {
+        // One zone (a 100 px square) with its stop line along x = 0 on the ground. Two frames
+        // per bin: in bin 0 a standing car 12 m back and a moving one farther; in bin 1 an
+        // empty zone and a standing car outside it.
+        let truth = r#"{"record":"header","site":"t","seed":1,"time_of_day":"day","step_s":1.0,"cameras":[{"id":"c","fps":1.0,"resolution":[200,200],"lines":[],"queue_zones":[{"id":"q","approach":"A","points":[[0,0],[100,0],[100,100],[0,100]],"stop_line_m":[[0,-5],[0,5]]}]}]}
+{"record":"frame","camera":"c","frame":0,"t":0.0,"vehicles":[{"id":1,"class":"car","bbox":[40,40,20,20],"ground_m":[-12.0,1.0],"speed_kmh":0.0,"link":"l","lane":0,"heading_deg":90.0,"wrong_way":false},{"id":2,"class":"car","bbox":[10,10,20,20],"ground_m":[-40.0,1.0],"speed_kmh":30.0,"link":"l","lane":0,"heading_deg":90.0,"wrong_way":false}],"signals":{}}
+{"record":"frame","camera":"c","frame":1,"t":1.0,"vehicles":[{"id":1,"class":"car","bbox":[40,40,20,20],"ground_m":[-12.0,1.0],"speed_kmh":0.0,"link":"l","lane":0,"heading_deg":90.0,"wrong_way":false}],"signals":{}}
+{"record":"frame","camera":"c","frame":2,"t":2.0,"vehicles":[],"signals":{}}
+{"record":"frame","camera":"c","frame":3,"t":3.0,"vehicles":[{"id":3,"class":"car","bbox":[140,140,20,20],"ground_m":[-9.0,1.0],"speed_kmh":0.0,"link":"l","lane":0,"heading_deg":90.0,"wrong_way":false}],"signals":{}}
+"#;
+        let lane = |start: f64, occ: f64, q: f64| {
+            format!(
+                r#"{{"id":"l{start}","camera":"c","pts_s":{},"wall_utc":"","kind":"lane","zone":"q","intersection":null,"approach":"A","lane":0,"start_s":{start},"duration_s":2.0,"frames":2,"occupancy":{occ},"mean_vehicles":1.0,"queue_m":{q},"queue_max_m":{q},"queued_max":1}}"#,
+                start + 2.0
+            )
+        };
+        let events = [lane(0.0, 1.0, 10.0), lane(2.0, 0.5, 0.0)].join("\n");
+        let s = score(truth.as_bytes(), events.as_bytes()).unwrap();
+        let q = &s.queues;
+        assert_eq!((q.bins, q.occupancy_bins), (2, 2));
+        // Bin 0: truth 12 m (the moving car does not queue), reported 10; bin 1: 0 and 0.
+        assert!((q.mean_abs_m.unwrap() - 1.0).abs() < 1e-9, "{q:?}");
+        assert!((q.truth_mean_m.unwrap() - 6.0).abs() < 1e-9);
+        // Longest: truth 12 and 0, reported 10 and 0.
+        assert!((q.max_mean_abs_m.unwrap() - 1.0).abs() < 1e-9);
+        // Occupancy: truth 1.0 and 0.0; reported 1.0 and 0.5.
+        assert!((q.occupancy_mean_abs.unwrap() - 0.25).abs() < 1e-9);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
-use nutgiao_config::{Camera, Homography, LineKind, Site, VehicleClass};
+use nutgiao_config::{Camera, Homography, LineKind, Site, VehicleClass, ZoneKind};
 use nutgiao_controller::SiteSignals;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,20 @@ pub struct TruthCamera {
     pub fps: f64,
     pub resolution: [u32; 2],
     pub lines: Vec<TruthLine>,
+    /// The camera's `queue` zones, so queue lengths can be scored (absent in older files).
+    #[serde(default)]
+    pub queue_zones: Vec<TruthQueueZone>,
+}
+
+/// A lane's queue zone as the vision pipeline measures it (`vision/src/queues.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthQueueZone {
+    pub id: String,
+    pub approach: Option<String>,
+    /// Polygon in image pixels.
+    pub points: Vec<[f64; 2]>,
+    /// The approach's stop line on the ground (site metres), queue lengths are measured from.
+    pub stop_line_m: Option<[[f64; 2]; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -437,11 +451,28 @@ fn truth_camera(c: &Camera) -> TruthCamera {
                 ground_m: h.and_then(|h| Some([h.to_ground(l.points[0])?, h.to_ground(l.points[1])?])),
             })
             .collect(),
+        queue_zones: c
+            .zones
+            .iter()
+            .filter(|z| z.kind == ZoneKind::Queue)
+            .map(|z| TruthQueueZone {
+                id: z.id.clone(),
+                approach: z.approach.clone(),
+                points: z.points.clone(),
+                stop_line_m: h.and_then(|h| {
+                    let l = c
+                        .lines
+                        .iter()
+                        .find(|l| l.kind == LineKind::StopLine && l.approach.is_some() && l.approach == z.approach)?;
+                    Some([h.to_ground(l.points[0])?, h.to_ground(l.points[1])?])
+                }),
+            })
+            .collect(),
     }
 }
 
 /// Even-odd test; an empty polygon is the whole picture.
-fn inside(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
+pub(crate) fn inside(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
     if poly.len() < 3 {
         return true;
     }
