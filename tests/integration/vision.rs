@@ -61,6 +61,43 @@ fn count_with_a_pixel_line_writes_summary_csv_and_annotated_video() {
     }
 }
 
+/// The opentrafficcam clips (800x600, 20 fps, 3 s each) with the chords of their OTAnalytics
+/// counting sections as `--line`s. Three seconds is far shorter than the background model
+/// needs to learn the road, so this checks that an intersection camera's clip runs through
+/// (counts, movements and annotated video) rather than its accuracy: docs/vision.md compares
+/// the result with the clips' reference tracks.
+#[test]
+fn count_runs_the_opentrafficcam_intersection_clips_with_their_sections() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for clip in ["Cars-Cyclist", "Cars-Truck"] {
+        let video = data.join(format!("video/opentrafficcam/Testvideo_{clip}_FR20_2020-01-01_00-00-00.mp4"));
+        let (summary, annotated, movements) =
+            (dir.path().join("s.json"), dir.path().join("a.mp4"), dir.path().join("m.csv"));
+        let out = nutgiao()
+            .arg("count")
+            .arg(&video)
+            // Süd, West, Nord, Ost: first to last point of each section's polyline.
+            .args(["--line", "43,184,362,89", "--line", "388,83,694,125"])
+            .args(["--line", "788,175,230,578", "--line", "15,204,215,573"])
+            .arg("--summary")
+            .arg(&summary)
+            .arg("--annotated")
+            .arg(&annotated)
+            .arg("--movements")
+            .arg(&movements)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{clip}: {}", String::from_utf8_lossy(&out.stderr));
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        assert_eq!(s["frames"], 60, "{clip}");
+        assert!((s["video_fps"].as_f64().unwrap() - 20.0).abs() < 0.5, "{clip}: {}", s["video_fps"]);
+        assert_eq!(s["lines"].as_array().unwrap().len(), 4);
+        assert!(std::fs::metadata(&annotated).unwrap().len() > 10_000, "{clip}: annotated video");
+        assert!(std::fs::read_to_string(&movements).unwrap().starts_with("bin_minutes,bin_start_s,from,to,turn"));
+    }
+}
+
 #[test]
 fn count_of_a_missing_file_names_the_file_and_does_not_panic() {
     let out = nutgiao().args(["count", "/nonexistent/cam.mp4", "--line", "0,1,2,3"]).output().unwrap();
