@@ -11,6 +11,22 @@ struct Loop {
     kind: DetectorKind,
 }
 
+/// Seconds past the minimum green over which fully actuated operation reduces the allowed
+/// gap from the passage time to `MIN_GAP_S`. Measured on the arterial (docs/sumo.md): with
+/// the site's 2.5 s passage and no reduction, side greens ran 25-32 s on stragglers and
+/// `actuated` lost 35.2 s per vehicle in nutgiao's simulator and 39.9 s in SUMO; reducing to
+/// 1 s over 10 s gave 30.0 s and 30.4 s (seed 1); 15-30 s reduce less and gain less.
+pub const GAP_REDUCTION_S: f64 = 10.0;
+/// The smallest allowed gap after reduction: a saturated queue's headway is about 2 s, its
+/// gap (headway less the time on the loop) below 1.5 s.
+pub const MIN_GAP_S: f64 = 1.0;
+
+/// The allowed gap `past_min_s` seconds after the minimum green (never above `passage_s`).
+pub fn reduced_gap_s(passage_s: f64, past_min_s: f64) -> f64 {
+    let floor = MIN_GAP_S.min(passage_s);
+    passage_s - (passage_s - floor) * (past_min_s / GAP_REDUCTION_S).clamp(0.0, 1.0)
+}
+
 /// Loops per phase (in the intersection's phase order), with the counts seen when each
 /// phase last ended its green, so that arrivals during its red place a call.
 #[derive(Debug, Clone)]
@@ -68,10 +84,19 @@ impl Actuation {
     /// Is a vehicle still arriving within the passage time? Faulty or missing loops never
     /// extend, so a fault cannot hold a green to its maximum every cycle.
     pub fn extends(&self, phase: usize, snap: &DetectorSnapshot) -> bool {
-        self.loops[phase]
-            .iter()
-            .filter_map(|l| snap.detectors.get(&l.id))
-            .any(|r| r.presence || r.gap_s < self.passage_s[phase])
+        self.extends_within(phase, snap, self.passage_s[phase])
+    }
+
+    /// `extends` with gap reduction (volume-density operation): the allowed gap shrinks
+    /// linearly from the phase's passage time, `past_min_s` = 0 (the end of the minimum
+    /// green), to `MIN_GAP_S` at `GAP_REDUCTION_S`. A queue discharging at saturation
+    /// headways still holds the green; the random stragglers behind it no longer do.
+    pub fn extends_reduced(&self, phase: usize, snap: &DetectorSnapshot, past_min_s: f64) -> bool {
+        self.extends_within(phase, snap, reduced_gap_s(self.passage_s[phase], past_min_s))
+    }
+
+    fn extends_within(&self, phase: usize, snap: &DetectorSnapshot, gap_s: f64) -> bool {
+        self.loops[phase].iter().filter_map(|l| snap.detectors.get(&l.id)).any(|r| r.presence || r.gap_s < gap_s)
     }
 
     pub fn green_ended(&mut self, phase: usize, snap: &DetectorSnapshot) {
@@ -122,8 +147,28 @@ mod tests {
         snap.detectors.get_mut("J1-N-0-adv").unwrap().gap_s = 1.0;
         assert!(a.has_call(p4, &snap));
         assert!(a.extends(p4, &snap));
+        // Gap reduction: a 1.8 s gap holds the green at the end of the minimum green, not
+        // once the gap has been reduced.
+        snap.detectors.get_mut("J1-N-0-adv").unwrap().gap_s = 1.8;
+        assert!(a.extends_reduced(p4, &snap, 0.0));
+        assert!(a.extends_reduced(p4, &snap, 4.0), "gap {} at 4 s", reduced_gap_s(2.5, 4.0));
+        assert!(!a.extends_reduced(p4, &snap, 8.0), "gap {} at 8 s", reduced_gap_s(2.5, 8.0));
+        assert!(!a.extends_reduced(p4, &snap, 60.0));
+        snap.detectors.get_mut("J1-N-0-adv").unwrap().presence = true;
+        assert!(a.extends_reduced(p4, &snap, 60.0), "a vehicle on the loop always extends");
+        snap.detectors.get_mut("J1-N-0-adv").unwrap().presence = false;
         snap.detectors.remove("J1-N-0-stop");
         a.green_ended(p4, &snap);
         assert!(a.has_call(p4, &snap), "a missing loop puts its phase on recall");
+    }
+
+    #[test]
+    fn the_allowed_gap_shrinks_from_the_passage_time_to_the_minimum_gap() {
+        assert_eq!(reduced_gap_s(2.5, -1.0), 2.5);
+        assert_eq!(reduced_gap_s(2.5, 0.0), 2.5);
+        assert!((reduced_gap_s(2.5, GAP_REDUCTION_S / 2.0) - 1.75).abs() < 1e-9);
+        assert_eq!(reduced_gap_s(2.5, GAP_REDUCTION_S), MIN_GAP_S);
+        assert_eq!(reduced_gap_s(2.5, 1000.0), MIN_GAP_S);
+        assert_eq!(reduced_gap_s(0.5, 1000.0), 0.5, "never above a passage time shorter than the floor");
     }
 }

@@ -27,8 +27,9 @@ pub const MAX_CORRECTION_SHARE: f64 = 0.2;
 pub enum Mode {
     /// Run a validated timing plan: every stage in order, greens from the splits.
     Fixed(IntersectionPlan),
-    /// Fully actuated: min green, extension by passage time (gap-out), max-out; stages
-    /// without a call are skipped, and the next called stage in order is served.
+    /// Fully actuated: min green, extension by passage time reduced over the green
+    /// (`actuation::GAP_REDUCTION_S`; gap-out), max-out; stages without a call are skipped,
+    /// and the next called stage in order is served.
     Actuated,
     /// Actuated-coordinated: a plan's cycle, offset and order. The first, coordinated stage
     /// ends at the plan's yield point (the end of its split's green) wherever it started.
@@ -382,7 +383,8 @@ impl Sequencer {
                     (None, false) => return None,
                 };
                 let maxed_out = elapsed + EPS >= st.max_green_s;
-                let extended = st.phases.iter().any(|&p| self.actuation.extends(p, snap));
+                let past_min = elapsed - st.min_green_s;
+                let extended = st.phases.iter().any(|&p| self.actuation.extends_reduced(p, snap, past_min));
                 (maxed_out || !extended || self.pending.is_some()).then_some(next)
             }
             Mode::Directed => match self.requested {

@@ -239,6 +239,34 @@ fn actuated_maxes_out_under_constant_demand() {
 }
 
 #[test]
+fn actuated_gap_reduction_ends_a_green_held_by_stragglers() {
+    let site = arterial();
+    let j1 = j(&site, "J1");
+    let mut seq = Sequencer::new(&j1, Mode::Actuated).unwrap();
+    // Arterial vehicles 1.8 s apart (within the 2.5 s passage time) and a side call.
+    let stragglers = readings(&j1, |id| DetectorReading {
+        presence: id == "J1-N-0-stop",
+        gap_s: if id.starts_with("J1-N") || id.starts_with("J1-S") { 0.0 } else { 1.8 },
+        ..Default::default()
+    });
+    let mut judge = Judge::new(&j1);
+    let mut arterial_end = None;
+    for k in 0..=200 {
+        let now = k as f64 * 0.5;
+        let st = seq.update(&DetectorSnapshot { now_s: now, detectors: stragglers.clone(), ..Default::default() });
+        judge.observe(now, st).unwrap();
+        if arterial_end.is_none() && st[0].indication == Indication::Yellow {
+            arterial_end = Some(now);
+        }
+    }
+    // The allowed gap falls below 1.8 s 4.7 s after the 8 s minimum green, long before the
+    // 60 s maximum that the unreduced passage time would hold it to.
+    let min = j1.phases[0].min_green_s;
+    let end = arterial_end.expect("the arterial gaps out");
+    assert!(end > min + 4.0 && end <= min + crate::actuation::GAP_REDUCTION_S, "{end}");
+}
+
+#[test]
 fn refused_plan_changes_nothing() {
     let site = arterial();
     let j1 = j(&site, "J1");
