@@ -80,7 +80,7 @@ pub fn run(setup: CameraSetup, outputs: &CountOutputs) -> Result<CountResult> {
             pipeline.times.annotate_s += ta.elapsed().as_secs_f64();
         }
     }
-    events.extend(pipeline.finish());
+    events.extend(pipeline.finish()?);
     if let Some(w) = writer {
         w.finish()?;
     }

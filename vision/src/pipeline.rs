@@ -66,6 +66,8 @@ pub struct CameraPipeline {
     lanes: LaneMeter,
     rules: ZoneRules,
     evidence: Option<EvidenceWriter>,
+    /// Violations waiting for the end of their evidence clip, by the clip's file stem.
+    held: Vec<(String, VisionEvent)>,
     /// (line id, positive, negative) running totals for the annotation.
     pub totals: Vec<(String, u64, u64)>,
     pub times: StageTimes,
@@ -94,6 +96,7 @@ impl CameraPipeline {
             lanes,
             rules,
             evidence,
+            held: Vec::new(),
             totals,
             times: StageTimes::default(),
             background,
@@ -255,8 +258,12 @@ impl CameraPipeline {
             let Some(tr) = tracks.iter().find(|x| x.id == f.track) else { continue };
             let stem = format!("{}-{}-{}-{}", f.violation.as_str(), (t * 1000.0).round() as i64, tr.id, f.place);
             let caption = format!("{} {} {} t={t:.2}s", f.violation.as_str(), f.place, camera);
-            let evidence = match &self.evidence {
-                Some(w) => w.write(&frame.image, tr, &caption, &stem)?,
+            let evidence = match &mut self.evidence {
+                Some(w) => {
+                    let still = w.still(&frame.image, tr, &caption, &stem)?;
+                    w.hold_clip(&stem, t);
+                    vec![still]
+                }
                 None => Vec::new(),
             };
             let lane = self
@@ -265,7 +272,7 @@ impl CameraPipeline {
                 .iter()
                 .find(|l| l.geometry.id == f.place)
                 .and_then(|l| self.rules.lane_of(l.approach.as_deref(), tr.ground_point_px()));
-            events.push(VisionEvent {
+            let event = VisionEvent {
                 id: format!(
                     "{camera}:violation:{}:{}:{}:{}",
                     (t * 1000.0).round() as i64,
@@ -287,8 +294,14 @@ impl CameraPipeline {
                     ground_m: tr.ground_point_m(),
                     evidence,
                 }),
-            });
+            };
+            // With evidence, the event waits for its clip's frames after the violation.
+            match self.evidence {
+                Some(_) => self.held.push((stem, event)),
+                None => events.push(event),
+            }
         }
+        events.extend(self.release_held(t, false)?);
         let t3 = Instant::now();
         self.times.detect_s += (t1 - t0).as_secs_f64();
         self.times.track_s += (t2 - t1).as_secs_f64();
@@ -297,12 +310,31 @@ impl CameraPipeline {
         Ok(events)
     }
 
-    /// What is still open at the end of a stream: the lanes' last, partial bin.
-    pub fn finish(&mut self) -> Vec<VisionEvent> {
+    /// Violations whose clips are complete at `t` (all of them at the end of the stream),
+    /// with the clip added to their evidence.
+    fn release_held(&mut self, t: f64, end: bool) -> Result<Vec<VisionEvent>> {
+        let Some(w) = &mut self.evidence else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (stem, clip) in w.complete_clips(t, end)? {
+            let Some(i) = self.held.iter().position(|(s, _)| *s == stem) else { continue };
+            let (_, mut event) = self.held.remove(i);
+            if let (EventKind::Violation(v), Some(clip)) = (&mut event.kind, clip) {
+                v.evidence.push(clip);
+            }
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    /// What is still open at the end of a stream: violations still collecting their clip's
+    /// frames, and the lanes' last, partial bin.
+    pub fn finish(&mut self) -> Result<Vec<VisionEvent>> {
+        let mut out = self.release_held(f64::INFINITY, true)?;
         let wall = wall_clock_now();
         let camera = self.setup.camera.clone();
         let intersection = self.setup.intersection.as_deref();
-        self.lanes.finish().into_iter().map(|m| lane_event(&camera, intersection, &wall, m)).collect()
+        out.extend(self.lanes.finish().into_iter().map(|m| lane_event(&camera, intersection, &wall, m)));
+        Ok(out)
     }
 
     /// Per-line totals by direction and class, for the summary.

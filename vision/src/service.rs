@@ -174,12 +174,16 @@ fn run_session(
     let mut latency_sum = 0.0;
     while !options.stop.load(Ordering::Relaxed) {
         let t0 = Instant::now();
-        let Some(frame) = source.next_frame(timeout)? else {
-            // The end of a file (or of a camera's stream): its lanes' last bin is complete.
-            for event in pipeline.finish() {
-                publish(options, event)?;
+        let frame = match source.next_frame(timeout) {
+            Ok(Some(frame)) => frame,
+            // The end of a file (or of a camera's stream): what the pipeline holds is complete.
+            Ok(None) => return finish(&mut pipeline, options),
+            Err(e) => {
+                // The camera failed: the violations waiting for their clips' last frames go
+                // out with what they have before the failure is reported.
+                finish(&mut pipeline, options)?;
+                return Err(e);
             }
-            return Ok(());
         };
         pipeline.times.ingest_s += t0.elapsed().as_secs_f64();
         let got = Instant::now();
@@ -224,6 +228,14 @@ fn run_session(
             h.stage_times_s = times;
             h.frame_to_event_s = latency_sum / times.frames.max(1) as f64;
         });
+    }
+    finish(&mut pipeline, options)
+}
+
+/// Stores and sends what the pipeline still holds when a session ends.
+fn finish(pipeline: &mut CameraPipeline, options: &ServiceOptions) -> Result<(), VisionError> {
+    for event in pipeline.finish()? {
+        publish(options, event)?;
     }
     Ok(())
 }
