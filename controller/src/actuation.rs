@@ -15,7 +15,8 @@ struct Loop {
 /// gap from the passage time to `MIN_GAP_S`. Measured on the arterial (docs/sumo.md): with
 /// the site's 2.5 s passage and no reduction, side greens ran 25-32 s on stragglers and
 /// `actuated` lost 35.2 s per vehicle in nutgiao's simulator and 39.9 s in SUMO; reducing to
-/// 1 s over 10 s gave 30.0 s and 30.4 s (seed 1); 15-30 s reduce less and gain less.
+/// 1 s over 10 s gives 30.0 s and 29.9 s (seeds 1..5). Over 20 s was about 1 s better in SUMO
+/// (seeds 1-3) but 1.5 s worse in nutgiao's simulator.
 pub const GAP_REDUCTION_S: f64 = 10.0;
 /// The smallest allowed gap after reduction: a saturated queue's headway is about 2 s, its
 /// gap (headway less the time on the loop) below 1.5 s.

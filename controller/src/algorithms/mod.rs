@@ -21,11 +21,12 @@ use crate::signal::{DetectorSnapshot, SignalControl, SiteSignals};
 
 /// What `adaptive` (the default) is, chosen by measurement: `cargo bench --bench
 /// control_delay` runs every algorithm on the reference arterial (3600 s, step 1 s, seeds
-/// 1..5; 2026-12-01, controller of commit 6b3221d). The lowest mean time loss comes from the
+/// 1..5; 2026-12-01, controller of commit f1bde2d). The lowest mean time loss comes from the
 /// green-wave plans run actuated-coordinated: 26.1 s, against 27.8 s for the same plans
-/// fixed-time, 30.7 s for SUMO's Webster + offsets plan, 33.2 s for SCATS-like balancing,
-/// 35.2 s fully actuated, 53.7 s for the 90 s fixed plan and 56.3 s for max-pressure. That is
-/// 49 % of the fixed plan: the target (at most 45 %, 24.2 s) is missed by 1.9 s.
+/// fixed-time, 30.0 s fully actuated (with gap reduction; 35.2 s without), 30.7 s for SUMO's
+/// Webster + offsets plan, 33.2 s for SCATS-like balancing, 35.7 s for max-pressure (with its
+/// switching margin; 56.3 s without) and 53.7 s for the 90 s fixed plan. That is 49 % of the
+/// fixed plan: the target (at most 45 %, 24.2 s) is missed by 1.9 s.
 ///
 /// The plans: one common cycle, Webster's from the measured flows but at least the two-way
 /// progression cycle (45 s here: 285.6 m at 50 km/h plus 2 s start-up, twice), Webster
