@@ -184,3 +184,85 @@ fn rtsp_mount_serves_a_stream_gstreamer_decodes() {
     let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((w, h), (1280, 720));
 }
+
+/// Starts the synthetic RTSP cameras on `port` and waits until they listen.
+fn rtsp_cameras(site: &std::path::Path, port: u16, duration_s: u32) -> std::process::Child {
+    let server = nutgiao()
+        .args(["simulate", site.to_str().unwrap(), "--duration", &duration_s.to_string(), "--quiet"])
+        .args(["--cameras", "rtsp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "RTSP server did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+/// The camera statuses `watch` wrote so far, per camera: (up, cause) in order.
+fn statuses(events: &std::path::Path) -> Vec<(String, bool, Option<String>)> {
+    std::fs::read_to_string(events)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "camera_status")
+        .map(|e| (e["camera"].as_str().unwrap().to_owned(), e["up"] == true, e["cause"].as_str().map(str::to_owned)))
+        .collect()
+}
+
+fn wait_for(what: &str, deadline_s: u64, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(deadline_s), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Live cameras over real RTSP: the streams go away (the server is killed) and come back;
+/// `watch` reports each camera down with the cause, retries with backoff, and receives frames
+/// again (a camera is reported up at its first frame) after the server returns, without
+/// being restarted.
+#[test]
+fn watch_reports_a_lost_rtsp_camera_and_reconnects_when_it_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let site = site_with_misbehaviour(tmp.path(), Some(port));
+    let events = tmp.path().join("events.jsonl");
+    let mut server = rtsp_cameras(&site, port, 120);
+    let watch = nutgiao()
+        .args(["watch", site.to_str().unwrap(), "--duration", "150", "--events"])
+        .arg(&events)
+        .arg("--store")
+        .arg(tmp.path().join("events.sqlite"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = |s: &[(String, bool, Option<String>)], cam: &str| s.iter().filter(|(c, u, _)| c == cam && *u).count();
+    let cams = ["cam-J1-W", "cam-J2-E"];
+    wait_for("both cameras up", 60, || cams.iter().all(|c| up(&statuses(&events), c) >= 1));
+
+    let _ = server.kill();
+    let _ = server.wait();
+    wait_for("both cameras down", 30, || {
+        let s = statuses(&events);
+        cams.iter().all(|c| s.iter().any(|(cam, u, cause)| cam == c && !u && cause.is_some()))
+    });
+
+    let mut server = rtsp_cameras(&site, port, 120);
+    wait_for("both cameras up again", 60, || cams.iter().all(|c| up(&statuses(&events), c) >= 2));
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut watch = watch;
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let s = statuses(&events);
+    for cam in cams {
+        let causes: Vec<&str> =
+            s.iter().filter(|(c, u, _)| c == cam && !u).filter_map(|(_, _, x)| x.as_deref()).collect();
+        assert!(causes.iter().all(|c| c.contains(cam)), "a down cause names its camera: {causes:?}");
+    }
+}
