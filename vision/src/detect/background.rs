@@ -92,7 +92,28 @@ pub struct BackgroundDetector {
     ground: Option<(Homography, GroundCamera)>,
     /// Boxes (image pixels) of vehicles being tracked, where the model must not learn.
     hold: Vec<BoxPx>,
+    /// Foreground share of the region of interest in the last ordinary frame.
+    last_share: f64,
+    /// Frames left in which the model relearns a changed picture and nothing is detected.
+    relearn_left: u32,
 }
+
+/// A frame whose cleaned foreground covers more than `SUDDEN_SHARE` of the region of interest,
+/// `SUDDEN_JUMP` times the last frame's share, is a change of the whole picture (the camera's
+/// exposure or white balance, a shake), not traffic: on the street clip the share goes from
+/// 4 % to 29 % in one frame and stays there, and the pipeline counted the picture as a
+/// vehicle (a car passing right under the camera reaches 14 %, growing over several frames).
+/// The raw foreground does not tell them apart (13.5 % against 13 %): the change is fine
+/// speckle all over that the closing joins into one blob.
+const SUDDEN_SHARE: f64 = 0.2;
+const SUDDEN_JUMP: f64 = 3.0;
+/// While the picture settles the model learns at this rate per frame and detects nothing
+/// (tracks coast); it is settled when the share is back under half of `SUDDEN_SHARE`, or at
+/// the latest after `RELEARN_MAX_S`.
+const RELEARN_RATE: f64 = 0.1;
+const RELEARN_MAX_S: f64 = 1.5;
+/// Frames per second assumed for `RELEARN_MAX_S` (the detector does not see stream times).
+const RELEARN_FPS: f64 = 25.0;
 
 impl BackgroundDetector {
     /// `roi` is a polygon in processing pixels; empty means the whole image.
@@ -135,6 +156,8 @@ impl BackgroundDetector {
             factor,
             ground: None,
             hold: Vec::new(),
+            last_share: 0.0,
+            relearn_left: 0,
         })
     }
 
@@ -216,6 +239,7 @@ impl BackgroundDetector {
             core::bitwise_and(&fg, roi, &mut masked, &core::no_array())?;
             fg = masked;
         }
+
         let scale = (image.cols() as f64 / 320.0).max(1.0);
         let k = |px: i32| -> opencv::Result<Mat> {
             let n = ((px as f64 * scale).round() as i32).max(1) | 1;
@@ -270,8 +294,37 @@ impl BackgroundDetector {
             core::bitwise_and(&closed, roi, &mut masked, &core::no_array())?;
             closed = masked;
         }
+        if self.picture_changed(image, &closed)? {
+            closed = Mat::zeros(closed.rows(), closed.cols(), CV_8UC1)?.to_mat()?;
+        }
         self.mask = closed;
         Ok(())
+    }
+
+    /// Whether this frame belongs to a change of the whole picture (`mask` is its cleaned
+    /// foreground); if so the model has learnt it faster and the frame shows nothing.
+    fn picture_changed(&mut self, image: &Mat, mask: &Mat) -> opencv::Result<bool> {
+        let area = match &self.roi {
+            Some(roi) => core::count_non_zero(roi)?,
+            None => mask.rows() * mask.cols(),
+        };
+        let share = f64::from(core::count_non_zero(mask)?) / f64::from(area.max(1));
+        if self.relearn_left == 0 && share > SUDDEN_SHARE && share > SUDDEN_JUMP * self.last_share {
+            self.relearn_left = (RELEARN_MAX_S * RELEARN_FPS) as u32;
+        }
+        if self.relearn_left == 0 {
+            self.last_share = share;
+            return Ok(false);
+        }
+        if share < SUDDEN_SHARE / 2.0 {
+            self.relearn_left = 0;
+            self.last_share = share;
+            return Ok(false);
+        }
+        self.relearn_left -= 1;
+        let mut ignored = Mat::default();
+        self.subtractor.apply(image, &mut ignored, RELEARN_RATE)?;
+        Ok(true)
     }
 
     /// Foreground blobs of the last mask as unclassified detections.
