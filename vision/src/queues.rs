@@ -28,7 +28,8 @@ pub struct LaneMeasurement {
     pub approach: Option<String>,
     /// Lane index from the kerb.
     pub lane: u8,
-    /// Stream time of the bin's start, and how long the bin ran (short at the end of a file).
+    /// Stream time of the bin's start, and how long of it was seen (short at the start or
+    /// the end of a stream).
     pub start_s: f64,
     pub duration_s: f64,
     pub frames: u64,
@@ -44,6 +45,8 @@ pub struct LaneMeasurement {
 
 #[derive(Debug, Clone, Default)]
 struct Accumulator {
+    /// Stream time of the bin's first frame.
+    first_s: Option<f64>,
     frames: u64,
     occupied: u64,
     vehicles: u64,
@@ -143,6 +146,7 @@ impl LaneMeter {
             }
             let queue_m = back_of_queue(standing);
             let acc = &mut z.acc;
+            acc.first_s.get_or_insert(t_s);
             acc.frames += 1;
             acc.occupied += u64::from(vehicles > 0);
             acc.vehicles += vehicles;
@@ -174,13 +178,15 @@ impl LaneMeter {
                 let a = std::mem::take(&mut z.acc);
                 let n = a.frames as f64;
                 let calibrated = z.stop_line.is_some();
+                // A stream that starts within a bin covers only part of it.
+                let from = a.first_s.filter(|f| f - start > 1.0).unwrap_or(start);
                 LaneMeasurement {
                     zone: z.id.clone(),
                     intersection: None,
                     approach: z.approach.clone(),
                     lane: z.lane,
                     start_s: start,
-                    duration_s: end - start,
+                    duration_s: end - from,
                     frames: a.frames,
                     occupancy: a.occupied as f64 / n,
                     mean_vehicles: a.vehicles as f64 / n,
@@ -275,5 +281,26 @@ mod tests {
         // track (a vehicle hidden for a moment still occupies its lane): 31 of 50 frames.
         assert!((end[0].occupancy - 0.62).abs() < 0.03, "{:?}", end[0]);
         assert!(meter.finish().is_empty());
+    }
+
+    #[test]
+    fn a_stream_that_starts_within_a_bin_reports_the_time_it_saw() {
+        let zone = Zone {
+            id: "q".into(),
+            kind: ZoneKind::Queue,
+            points: vec![[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]],
+            approach: None,
+            max_dwell_s: None,
+            speed_limit_kmh: None,
+        };
+        let mut meter = LaneMeter::new(&[zone], &[], None, 60.0);
+        let mut out = Vec::new();
+        for k in 0..=400 {
+            out.extend(meter.observe(45.0 + f64::from(k) * 0.1, &[]));
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].start_s, out[0].duration_s), (0.0, 15.0));
+        let last = meter.finish();
+        assert_eq!((last[0].start_s, last[0].duration_s), (60.0, 25.0));
     }
 }
