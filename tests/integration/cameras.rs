@@ -93,6 +93,13 @@ fn filmed_arterial_is_counted_and_scored_within_bounds() {
         }
     }
     eprintln!("{clips} violation clips checked for frames after the violation");
+    // Nothing held back is lost: every still on disk belongs to a stored violation, including
+    // those whose clips were still collecting frames when the films ended.
+    let violations =
+        std::fs::read_to_string(&events).unwrap().lines().filter(|l| l.contains("\"kind\":\"violation\"")).count();
+    let stills =
+        walk(&tmp.path().join("evidence")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "jpg")).count();
+    assert_eq!(stills, violations, "evidence stills without an event, or events without one");
 
     let json = tmp.path().join("score.json");
     let out = nutgiao()
@@ -183,6 +190,20 @@ fn rtsp_mount_serves_a_stream_gstreamer_decodes() {
     let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((w, h), (1280, 720));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Starts the synthetic RTSP cameras on `port` and waits until they listen.

@@ -107,12 +107,22 @@ impl EvidenceWriter {
     }
 
     /// Writes the clips complete at stream time `t_s` (all of them when `end` is set: the
-    /// stream is over) and returns each clip's stem with its evidence.
-    pub fn complete_clips(&mut self, t_s: f64, end: bool) -> Result<Vec<(String, Option<Evidence>)>> {
+    /// stream is over) and returns each clip's stem with its evidence. A clip that cannot be
+    /// written is logged and its violation goes out with the JPEG alone: the event must not
+    /// be held for ever because of its clip.
+    pub fn complete_clips(&mut self, t_s: f64, end: bool) -> Vec<(String, Option<Evidence>)> {
         let (done, open): (Vec<HeldClip>, Vec<HeldClip>) =
             std::mem::take(&mut self.held).into_iter().partition(|c| end || t_s >= c.until_s);
         self.held = open;
-        done.into_iter().map(|c| Ok((c.stem.clone(), self.write_clip(&c)?))).collect()
+        done.into_iter()
+            .map(|c| {
+                let clip = self.write_clip(&c).unwrap_or_else(|e| {
+                    tracing::error!(camera = %self.camera, "evidence clip {} not written: {e}", c.stem);
+                    None
+                });
+                (c.stem, clip)
+            })
+            .collect()
     }
 
     fn write_clip(&self, clip: &HeldClip) -> Result<Option<Evidence>> {
@@ -143,14 +153,14 @@ mod tests {
             w.remember(&image, f64::from(k) * 0.2).unwrap();
         }
         w.hold_clip("v", 2.0);
-        assert!(w.complete_clips(2.0, false).unwrap().is_empty());
+        assert!(w.complete_clips(2.0, false).is_empty());
         for k in 11..=19 {
             w.remember(&image, f64::from(k) * 0.2).unwrap();
         }
-        assert!(w.complete_clips(3.8, false).unwrap().is_empty(), "not complete before 4.0 s");
+        assert!(w.complete_clips(3.8, false).is_empty(), "not complete before 4.0 s");
         w.remember(&image, 4.0).unwrap();
         assert_eq!(w.held[0].frames.len(), CLIP_FRAMES + 10, "10 kept before (with the moment) and 10 after");
-        let done = w.complete_clips(4.0, false).unwrap();
+        let done = w.complete_clips(4.0, false);
         assert_eq!(done.len(), 1);
         let (stem, clip) = &done[0];
         let clip = clip.as_ref().unwrap();
@@ -167,7 +177,7 @@ mod tests {
         let image = Mat::new_rows_cols_with_default(120, 160, opencv::core::CV_8UC3, Scalar::all(90.0)).unwrap();
         w.remember(&image, 0.0).unwrap();
         w.hold_clip("v", 0.0);
-        let done = w.complete_clips(0.1, true).unwrap();
+        let done = w.complete_clips(0.1, true);
         assert_eq!(done.len(), 1);
         assert!(done[0].1.is_some());
     }

@@ -101,12 +101,17 @@ pub struct MovementCounter {
 
 impl MovementCounter {
     pub fn new(lines: &[CameraLine], homography: Option<&Homography>) -> Self {
+        // Every line on the ground, or every line on the screen: a turn is an angle between
+        // two lines' directions, which must be measured in one frame.
+        let on_ground: Option<Vec<[f64; 2]>> =
+            homography.and_then(|h| lines.iter().map(|l| ground_travel(&l.geometry, h)).collect());
         let lines = lines
             .iter()
-            .map(|l| MovementLine {
+            .enumerate()
+            .map(|(i, l)| MovementLine {
                 id: l.geometry.id.clone(),
                 role: l.role,
-                travel: positive_travel(&l.geometry, homography),
+                travel: on_ground.as_ref().map_or_else(|| screen_travel(&l.geometry), |g| g[i]),
             })
             .collect();
         Self { lines, entered: HashMap::new(), done: HashSet::new() }
@@ -149,6 +154,18 @@ impl MovementCounter {
         None
     }
 
+    /// One frame's counted crossings (line, track, direction): entries first, so that a
+    /// vehicle crossing its entry and its exit line in the same frame still makes its movement.
+    pub fn crossed_in_frame(&mut self, crossings: &[(usize, u64, i8)], t_s: f64) -> Vec<Movement> {
+        let only_enters = |&(line, _, direction): &(usize, u64, i8)| {
+            self.lines.get(line).is_some_and(|l| l.role.enters(direction) && !l.role.leaves(direction))
+        };
+        let mut ordered = crossings.to_vec();
+        // Stable: entries first, the rest in their order.
+        ordered.sort_by_key(|c| !only_enters(c));
+        ordered.into_iter().filter_map(|(line, track, direction)| self.crossed(line, track, direction, t_s)).collect()
+    }
+
     /// Forgets tracks the tracker has dropped: an entry without an exit makes no movement.
     pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
         self.entered.retain(|id, _| alive(*id));
@@ -160,28 +177,37 @@ fn scaled(v: [f64; 2], k: f64) -> [f64; 2] {
     [v[0] * k, v[1] * k]
 }
 
-/// The direction of travel of a positive crossing: the line's normal towards its right as
-/// seen on screen; on the ground when there is a homography (the normal of the line's ground
-/// image, on the side the screen normal maps to: perspective does not keep right angles).
-fn positive_travel(line: &LineGeometry, homography: Option<&Homography>) -> [f64; 2] {
+/// The line's normal towards its right as seen on screen (image y down): the direction of
+/// travel of a positive crossing, in pixels.
+fn screen_normal(line: &LineGeometry) -> [f64; 2] {
     let d = [line.p1[0] - line.p0[0], line.p1[1] - line.p0[1]];
     let len = (d[0] * d[0] + d[1] * d[1]).sqrt().max(1e-9);
-    // Right of p0->p1 on screen, image y down.
-    let n = [-d[1] / len, d[0] / len];
+    [-d[1] / len, d[0] / len]
+}
+
+/// The direction of travel of a positive crossing in a right-handed frame: the screen
+/// normal with y flipped up.
+fn screen_travel(line: &LineGeometry) -> [f64; 2] {
+    let n = screen_normal(line);
+    [n[0], -n[1]]
+}
+
+/// The direction of travel of a positive crossing on the ground: the normal of the line's
+/// ground image, on the side the screen normal maps to (perspective does not keep right
+/// angles, so the screen normal itself does not map to a normal).
+fn ground_travel(line: &LineGeometry, h: &Homography) -> Option<[f64; 2]> {
+    let n = screen_normal(line);
     let mid = [(line.p0[0] + line.p1[0]) / 2.0, (line.p0[1] + line.p1[1]) / 2.0];
-    let on_ground = homography.and_then(|h| {
-        let (g0, g1) = (h.to_ground(line.p0)?, h.to_ground(line.p1)?);
-        let (gm, gn) = (h.to_ground(mid)?, h.to_ground([mid[0] + 4.0 * n[0], mid[1] + 4.0 * n[1]])?);
-        let gd = [g1[0] - g0[0], g1[1] - g0[1]];
-        let l = (gd[0] * gd[0] + gd[1] * gd[1]).sqrt();
-        if l < 1e-9 {
-            return None;
-        }
-        let normal = [-gd[1] / l, gd[0] / l];
-        let side = (gn[0] - gm[0]) * normal[0] + (gn[1] - gm[1]) * normal[1];
-        Some(if side >= 0.0 { normal } else { [-normal[0], -normal[1]] })
-    });
-    on_ground.unwrap_or([n[0], -n[1]])
+    let (g0, g1) = (h.to_ground(line.p0)?, h.to_ground(line.p1)?);
+    let (gm, gn) = (h.to_ground(mid)?, h.to_ground([mid[0] + 4.0 * n[0], mid[1] + 4.0 * n[1]])?);
+    let gd = [g1[0] - g0[0], g1[1] - g0[1]];
+    let l = (gd[0] * gd[0] + gd[1] * gd[1]).sqrt();
+    if l < 1e-9 {
+        return None;
+    }
+    let normal = [-gd[1] / l, gd[0] / l];
+    let side = (gn[0] - gm[0]) * normal[0] + (gn[1] - gm[1]) * normal[1];
+    Some(if side >= 0.0 { normal } else { [-normal[0], -normal[1]] })
 }
 
 #[cfg(test)]
@@ -284,6 +310,15 @@ mod tests {
     }
 
     #[test]
+    fn entry_and_exit_in_one_frame_still_pair_whatever_the_line_order() {
+        let mut m = junction();
+        // The exit (index 1) comes before the entry (index 0) in the frame's list.
+        let made = m.crossed_in_frame(&[(1, 5, 1), (0, 5, 1)], 3.0);
+        assert_eq!(made.len(), 1);
+        assert_eq!((made[0].from.as_str(), made[0].to.as_str(), made[0].turn), ("S-in", "W-out", Turn::Left));
+    }
+
+    #[test]
     fn heading_change_bins() {
         assert_eq!(turn_of(0.0), Turn::Through);
         assert_eq!(turn_of(44.0), Turn::Through);
@@ -301,7 +336,7 @@ mod tests {
         let site = nutgiao_config::load(path).unwrap();
         let setup = crate::CameraSetup::from_site(&site, "cam-J1-W").unwrap();
         let stop = setup.lines.iter().find(|l| l.geometry.id == "J1-W-stop").unwrap();
-        let v = positive_travel(&stop.geometry, setup.homography.as_ref());
+        let v = ground_travel(&stop.geometry, setup.homography.as_ref().unwrap()).unwrap();
         assert!(v[0] > 0.95, "eastbound expected, got {v:?}");
         assert_eq!(stop.role, Role::Entry);
     }

@@ -68,6 +68,10 @@ pub struct CameraPipeline {
     evidence: Option<EvidenceWriter>,
     /// Violations waiting for the end of their evidence clip, by the clip's file stem.
     held: Vec<(String, VisionEvent)>,
+    /// Set for a live camera's session (its start, Unix ms): a reconnected stream starts its
+    /// times and track ids again, and its events must not take the ids of the last session's.
+    /// A file has none, so processing it again gives the same ids (the store keeps one).
+    pub session: Option<u64>,
     /// (line id, positive, negative) running totals for the annotation.
     pub totals: Vec<(String, u64, u64)>,
     pub times: StageTimes,
@@ -97,10 +101,21 @@ impl CameraPipeline {
             rules,
             evidence,
             held: Vec::new(),
+            session: None,
             totals,
             times: StageTimes::default(),
             background,
         })
+    }
+
+    /// The time part of event ids and evidence names: the stream time in ms, after the
+    /// session when there is one.
+    fn stamp(&self, t: f64) -> String {
+        let ms = (t * 1000.0).round() as i64;
+        match self.session {
+            Some(session) => format!("{session}+{ms}"),
+            None => ms.to_string(),
+        }
     }
 
     pub fn tracks(&self) -> &[Track] {
@@ -186,6 +201,9 @@ impl CameraPipeline {
         let tracks: Vec<Track> = self.tracker.tracks().to_vec();
         let mut findings: Vec<Finding> = Vec::new();
         let alive: std::collections::HashSet<u64> = tracks.iter().map(|t| t.id).collect();
+        let stamp = self.stamp(t);
+        // (line, track, direction) of this frame's crossings, for the turning movements.
+        let mut crossed: Vec<(usize, u64, i8)> = Vec::new();
         for (li, counter) in self.counters.iter_mut().enumerate() {
             let line = &self.setup.lines[li];
             for tr in &tracks {
@@ -200,7 +218,7 @@ impl CameraPipeline {
                 }
                 let lane = self.rules.lane_of(line.approach.as_deref(), tr.ground_point_px());
                 events.push(VisionEvent {
-                    id: format!("{camera}:count:{}:{}:{}", (t * 1000.0).round() as i64, tr.id, line.geometry.id),
+                    id: format!("{camera}:count:{stamp}:{}:{}", tr.id, line.geometry.id),
                     camera: camera.clone(),
                     pts_s: t,
                     wall_utc: wall.clone(),
@@ -215,15 +233,7 @@ impl CameraPipeline {
                         ground_m: tr.ground_point_m(),
                     }),
                 });
-                if let Some(m) = counter_movement(&mut self.movements, li, tr, c.direction, t) {
-                    events.push(VisionEvent {
-                        id: format!("{camera}:movement:{}:{}:{}>{}", (t * 1000.0).round() as i64, tr.id, m.from, m.to),
-                        camera: camera.clone(),
-                        pts_s: t,
-                        wall_utc: wall.clone(),
-                        kind: EventKind::Movement(m),
-                    });
-                }
+                crossed.push((li, tr.id, c.direction));
                 if line.approach.is_some() && c.direction < 0 {
                     findings.push(Finding {
                         violation: ViolationType::WrongWay,
@@ -244,10 +254,28 @@ impl CameraPipeline {
             }
             counter.retain(&|id| alive.contains(&id));
         }
+        for m in self.movements.crossed_in_frame(&crossed, t) {
+            let Some(tr) = tracks.iter().find(|x| x.id == m.track) else { continue };
+            events.push(VisionEvent {
+                id: format!("{camera}:movement:{stamp}:{}:{}>{}", tr.id, m.from, m.to),
+                camera: camera.clone(),
+                pts_s: t,
+                wall_utc: wall.clone(),
+                kind: EventKind::Movement(MovementEvent {
+                    travel_s: t - m.entered_s,
+                    from: m.from,
+                    to: m.to,
+                    turn: m.turn,
+                    class: tr.kind.as_str().to_owned(),
+                    track: tr.id,
+                }),
+            });
+        }
         self.movements.retain(&|id| alive.contains(&id));
         let lanes = self.lanes.observe(t, &tracks);
         let intersection = self.setup.intersection.as_deref();
-        events.extend(lanes.into_iter().map(|m| lane_event(&camera, intersection, &wall, m)));
+        let session = self.session;
+        events.extend(lanes.into_iter().map(|m| lane_event(&camera, intersection, session, &wall, m)));
         for tr in &tracks {
             findings.extend(self.rules.judge(t, tr));
         }
@@ -256,7 +284,7 @@ impl CameraPipeline {
         }
         for f in findings {
             let Some(tr) = tracks.iter().find(|x| x.id == f.track) else { continue };
-            let stem = format!("{}-{}-{}-{}", f.violation.as_str(), (t * 1000.0).round() as i64, tr.id, f.place);
+            let stem = format!("{}-{stamp}-{}-{}", f.violation.as_str(), tr.id, f.place);
             let caption = format!("{} {} {} t={t:.2}s", f.violation.as_str(), f.place, camera);
             let evidence = match &mut self.evidence {
                 Some(w) => {
@@ -273,13 +301,7 @@ impl CameraPipeline {
                 .find(|l| l.geometry.id == f.place)
                 .and_then(|l| self.rules.lane_of(l.approach.as_deref(), tr.ground_point_px()));
             let event = VisionEvent {
-                id: format!(
-                    "{camera}:violation:{}:{}:{}:{}",
-                    (t * 1000.0).round() as i64,
-                    tr.id,
-                    f.place,
-                    f.violation.as_str()
-                ),
+                id: format!("{camera}:violation:{stamp}:{}:{}:{}", tr.id, f.place, f.violation.as_str()),
                 camera: camera.clone(),
                 pts_s: t,
                 wall_utc: wall.clone(),
@@ -301,7 +323,7 @@ impl CameraPipeline {
                 None => events.push(event),
             }
         }
-        events.extend(self.release_held(t, false)?);
+        events.extend(self.release_held(t, false));
         let t3 = Instant::now();
         self.times.detect_s += (t1 - t0).as_secs_f64();
         self.times.track_s += (t2 - t1).as_secs_f64();
@@ -312,10 +334,10 @@ impl CameraPipeline {
 
     /// Violations whose clips are complete at `t` (all of them at the end of the stream),
     /// with the clip added to their evidence.
-    fn release_held(&mut self, t: f64, end: bool) -> Result<Vec<VisionEvent>> {
-        let Some(w) = &mut self.evidence else { return Ok(Vec::new()) };
+    fn release_held(&mut self, t: f64, end: bool) -> Vec<VisionEvent> {
+        let Some(w) = &mut self.evidence else { return Vec::new() };
         let mut out = Vec::new();
-        for (stem, clip) in w.complete_clips(t, end)? {
+        for (stem, clip) in w.complete_clips(t, end) {
             let Some(i) = self.held.iter().position(|(s, _)| *s == stem) else { continue };
             let (_, mut event) = self.held.remove(i);
             if let (EventKind::Violation(v), Some(clip)) = (&mut event.kind, clip) {
@@ -323,17 +345,18 @@ impl CameraPipeline {
             }
             out.push(event);
         }
-        Ok(out)
+        out
     }
 
     /// What is still open at the end of a stream: violations still collecting their clip's
     /// frames, and the lanes' last, partial bin.
     pub fn finish(&mut self) -> Result<Vec<VisionEvent>> {
-        let mut out = self.release_held(f64::INFINITY, true)?;
+        let mut out = self.release_held(f64::INFINITY, true);
         let wall = wall_clock_now();
         let camera = self.setup.camera.clone();
         let intersection = self.setup.intersection.as_deref();
-        out.extend(self.lanes.finish().into_iter().map(|m| lane_event(&camera, intersection, &wall, m)));
+        let session = self.session;
+        out.extend(self.lanes.finish().into_iter().map(|m| lane_event(&camera, intersection, session, &wall, m)));
         Ok(out)
     }
 
@@ -356,29 +379,19 @@ impl CameraPipeline {
     }
 }
 
-fn counter_movement(
-    movements: &mut MovementCounter,
-    line: usize,
-    tr: &Track,
-    direction: i8,
-    t: f64,
-) -> Option<MovementEvent> {
-    let m = movements.crossed(line, tr.id, direction, t)?;
-    Some(MovementEvent {
-        from: m.from,
-        to: m.to,
-        turn: m.turn,
-        class: tr.kind.as_str().to_owned(),
-        track: tr.id,
-        travel_s: t - m.entered_s,
-    })
-}
-
 /// A lane's bin, stamped with the stream time at which it closed.
-fn lane_event(camera: &str, intersection: Option<&str>, wall: &str, mut m: LaneMeasurement) -> VisionEvent {
+fn lane_event(
+    camera: &str,
+    intersection: Option<&str>,
+    session: Option<u64>,
+    wall: &str,
+    mut m: LaneMeasurement,
+) -> VisionEvent {
     m.intersection = intersection.map(str::to_owned);
+    let ms = (m.start_s * 1000.0).round() as i64;
+    let stamp = session.map_or_else(|| ms.to_string(), |s| format!("{s}+{ms}"));
     VisionEvent {
-        id: format!("{camera}:lane:{}:0:{}", (m.start_s * 1000.0).round() as i64, m.zone),
+        id: format!("{camera}:lane:{stamp}:0:{}", m.zone),
         camera: camera.to_owned(),
         pts_s: m.start_s + m.duration_s,
         wall_utc: wall.to_owned(),

@@ -28,8 +28,9 @@ pub struct LaneMeasurement {
     pub approach: Option<String>,
     /// Lane index from the kerb.
     pub lane: u8,
-    /// Stream time of the bin's start, and how long of it was seen (short at the start or
-    /// the end of a stream).
+    /// Stream time of the bin's start (of its first frame when the stream began within the
+    /// bin) and how long it ran (short at the start or the end of a stream); the bin ends at
+    /// `start_s + duration_s`.
     pub start_s: f64,
     pub duration_s: f64,
     pub frames: u64,
@@ -178,14 +179,15 @@ impl LaneMeter {
                 let a = std::mem::take(&mut z.acc);
                 let n = a.frames as f64;
                 let calibrated = z.stop_line.is_some();
-                // A stream that starts within a bin covers only part of it.
+                // A stream that starts within a bin covers only part of it: the bin then starts
+                // at its first frame, so that start + duration is always the bin's end.
                 let from = a.first_s.filter(|f| f - start > 1.0).unwrap_or(start);
                 LaneMeasurement {
                     zone: z.id.clone(),
                     intersection: None,
                     approach: z.approach.clone(),
                     lane: z.lane,
-                    start_s: start,
+                    start_s: from,
                     duration_s: end - from,
                     frames: a.frames,
                     occupancy: a.occupied as f64 / n,
@@ -299,7 +301,7 @@ mod tests {
             out.extend(meter.observe(45.0 + f64::from(k) * 0.1, &[]));
         }
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].start_s, out[0].duration_s), (0.0, 15.0));
+        assert_eq!((out[0].start_s, out[0].duration_s), (45.0, 15.0));
         let last = meter.finish();
         assert_eq!((last[0].start_s, last[0].duration_s), (60.0, 25.0));
     }

@@ -167,6 +167,30 @@ fn run_session(
         pacing: options.pacing,
     })?;
     let mut pipeline = CameraPipeline::new(setup.clone(), options.evidence_dir.as_deref())?;
+    if options.pacing == Pacing::Live {
+        pipeline.session = Some(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        );
+    }
+    let result = run_frames(&camera, &mut source, &mut pipeline, signals, options, health, last_pts);
+    // However the session ends, the violations waiting for their clips' last frames go out
+    // with what they have; a failure here is logged, the session's own outcome is reported.
+    if let Err(e) = finish(&mut pipeline, options) {
+        tracing::error!(camera = %camera, "events held at the end of the session not stored: {e}");
+    }
+    result
+}
+
+/// Reads and processes frames until the stream ends, fails or the service is stopped.
+fn run_frames(
+    camera: &str,
+    source: &mut FrameSource,
+    pipeline: &mut CameraPipeline,
+    signals: &dyn SignalFeed,
+    options: &ServiceOptions,
+    health: &Mutex<CameraHealth>,
+    last_pts: &mut f64,
+) -> Result<(), VisionError> {
     let timeout = Duration::from_secs(if options.pacing == Pacing::Live { 5 } else { 30 });
     let mut window = (Instant::now(), 0u64);
     let mut prev_pts: Option<f64> = None;
@@ -174,17 +198,7 @@ fn run_session(
     let mut latency_sum = 0.0;
     while !options.stop.load(Ordering::Relaxed) {
         let t0 = Instant::now();
-        let frame = match source.next_frame(timeout) {
-            Ok(Some(frame)) => frame,
-            // The end of a file (or of a camera's stream): what the pipeline holds is complete.
-            Ok(None) => return finish(&mut pipeline, options),
-            Err(e) => {
-                // The camera failed: the violations waiting for their clips' last frames go
-                // out with what they have before the failure is reported.
-                finish(&mut pipeline, options)?;
-                return Err(e);
-            }
-        };
+        let Some(frame) = source.next_frame(timeout)? else { return Ok(()) };
         pipeline.times.ingest_s += t0.elapsed().as_secs_f64();
         let got = Instant::now();
         let mut dropped = 0;
@@ -203,7 +217,7 @@ fn run_session(
                 h.cause = None;
             });
             tracing::info!(camera = %camera, "camera up");
-            publish(options, status(&camera, frame.pts_s, true, &h, None))?;
+            publish(options, status(camera, frame.pts_s, true, &h, None))?;
         }
         for event in pipeline.process(&frame, signals)? {
             publish(options, event)?;
@@ -229,7 +243,7 @@ fn run_session(
             h.frame_to_event_s = latency_sum / times.frames.max(1) as f64;
         });
     }
-    finish(&mut pipeline, options)
+    Ok(())
 }
 
 /// Stores and sends what the pipeline still holds when a session ends.

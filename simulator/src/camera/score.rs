@@ -87,9 +87,10 @@ pub struct SpeedError {
     pub matched: u64,
 }
 
-/// Lane measurements against the truth over the same bins: the truth's queue is the
-/// farthest vehicle slower than 5 km/h whose box bottom is in the zone, measured from the
-/// stop line to its footprint centre (the pipeline measures to the box bottom, about half a
+/// Lane measurements against the truth over the same bins: the truth's queue runs from the
+/// stop line to the footprint centre of the farthest vehicle slower than 5 km/h, with its box
+/// bottom in the zone, that is chained to the stop line by gaps of at most 15 m
+/// (`nutgiao_config::queue`) (the pipeline measures to the box bottom, about half a
 /// vehicle nearer for traffic driving towards the camera).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueScore {

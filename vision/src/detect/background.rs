@@ -99,7 +99,7 @@ pub struct BackgroundDetector {
 }
 
 /// A frame whose cleaned foreground covers more than `SUDDEN_SHARE` of the region of interest,
-/// `SUDDEN_JUMP` times the last frame's share, is a change of the whole picture (the camera's
+/// `SUDDEN_JUMP` times the last ordinary frame's share, is a change of the whole picture (the camera's
 /// exposure or white balance, a shake), not traffic: on the street clip the share goes from
 /// 4 % to 29 % in one frame and stays there, and the pipeline counted the picture as a
 /// vehicle (a car passing right under the camera reaches 14 %, growing over several frames).
@@ -112,7 +112,8 @@ const SUDDEN_JUMP: f64 = 3.0;
 /// the latest after `RELEARN_MAX_S`.
 const RELEARN_RATE: f64 = 0.1;
 const RELEARN_MAX_S: f64 = 1.5;
-/// Frames per second assumed for `RELEARN_MAX_S` (the detector does not see stream times).
+/// Frames per second assumed for `RELEARN_MAX_S` (the detector does not see stream times):
+/// at 5 fps the limit is 7.5 s.
 const RELEARN_FPS: f64 = 25.0;
 
 impl BackgroundDetector {
@@ -322,6 +323,11 @@ impl BackgroundDetector {
             return Ok(false);
         }
         self.relearn_left -= 1;
+        if self.relearn_left == 0 {
+            // Out of time: what is left is taken as the picture now, so that the next frame
+            // is judged against it and a lasting change cannot re-arm this for ever.
+            self.last_share = share;
+        }
         let mut ignored = Mat::default();
         self.subtractor.apply(image, &mut ignored, RELEARN_RATE)?;
         Ok(true)
