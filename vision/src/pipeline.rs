@@ -180,6 +180,7 @@ impl CameraPipeline {
         let t = frame.pts_s;
         let t0 = Instant::now();
         if let Some(Detector::Background(b)) = &mut self.detector {
+            b.set_time(t);
             b.set_hold(
                 self.tracker
                     .tracks()

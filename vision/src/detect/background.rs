@@ -94,8 +94,12 @@ pub struct BackgroundDetector {
     hold: Vec<BoxPx>,
     /// Foreground share of the region of interest in the last ordinary frame.
     last_share: f64,
-    /// Frames left in which the model relearns a changed picture and nothing is detected.
-    relearn_left: u32,
+    /// Stream time of the frame being segmented (`set_time`), else counted on at
+    /// `ASSUMED_FPS` per frame.
+    clock_s: f64,
+    timed: bool,
+    /// Until when (stream time) the model relearns a changed picture and nothing is detected.
+    relearn_until: Option<f64>,
 }
 
 /// A frame whose cleaned foreground covers more than `SUDDEN_SHARE` of the region of interest,
@@ -112,9 +116,8 @@ const SUDDEN_JUMP: f64 = 3.0;
 /// the latest after `RELEARN_MAX_S`.
 const RELEARN_RATE: f64 = 0.1;
 const RELEARN_MAX_S: f64 = 1.5;
-/// Frames per second assumed for `RELEARN_MAX_S` (the detector does not see stream times):
-/// at 5 fps the limit is 7.5 s.
-const RELEARN_FPS: f64 = 25.0;
+/// Frames per second assumed when the caller does not give frame times (`set_time`).
+const ASSUMED_FPS: f64 = 25.0;
 
 impl BackgroundDetector {
     /// `roi` is a polygon in processing pixels; empty means the whole image.
@@ -158,7 +161,9 @@ impl BackgroundDetector {
             ground: None,
             hold: Vec::new(),
             last_share: 0.0,
-            relearn_left: 0,
+            clock_s: 0.0,
+            timed: false,
+            relearn_until: None,
         })
     }
 
@@ -167,6 +172,13 @@ impl BackgroundDetector {
     /// the background, so a car waiting at a red light vanished from the mask within seconds
     /// and was counted, if at all, as a new vehicle when it moved off. Under these boxes the
     /// model learns the background it already has instead of the car.
+    /// The stream time of the next frame: the relearning after a change of the whole
+    /// picture is limited in seconds, whatever the camera's frame rate.
+    pub fn set_time(&mut self, t_s: f64) {
+        self.clock_s = t_s;
+        self.timed = true;
+    }
+
     pub fn set_hold(&mut self, boxes: Vec<BoxPx>) {
         self.hold = boxes;
     }
@@ -310,22 +322,26 @@ impl BackgroundDetector {
             None => mask.rows() * mask.cols(),
         };
         let share = f64::from(core::count_non_zero(mask)?) / f64::from(area.max(1));
-        if self.relearn_left == 0 && share > SUDDEN_SHARE && share > SUDDEN_JUMP * self.last_share {
-            self.relearn_left = (RELEARN_MAX_S * RELEARN_FPS) as u32;
+        if !std::mem::take(&mut self.timed) {
+            self.clock_s += 1.0 / ASSUMED_FPS;
         }
-        if self.relearn_left == 0 {
+        let now = self.clock_s;
+        if self.relearn_until.is_none() && share > SUDDEN_SHARE && share > SUDDEN_JUMP * self.last_share {
+            self.relearn_until = Some(now + RELEARN_MAX_S);
+        }
+        let Some(until) = self.relearn_until else {
             self.last_share = share;
             return Ok(false);
-        }
+        };
         if share < SUDDEN_SHARE / 2.0 {
-            self.relearn_left = 0;
+            self.relearn_until = None;
             self.last_share = share;
             return Ok(false);
         }
-        self.relearn_left -= 1;
-        if self.relearn_left == 0 {
+        if now >= until {
             // Out of time: what is left is taken as the picture now, so that the next frame
             // is judged against it and a lasting change cannot re-arm this for ever.
+            self.relearn_until = None;
             self.last_share = share;
         }
         let mut ignored = Mat::default();
@@ -408,5 +424,54 @@ impl BackgroundDetector {
             }
         }
         Ok(if out.is_empty() { vec![*b] } else { out })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grey(v: f64) -> Mat {
+        Mat::new_rows_cols_with_default(120, 160, core::CV_8UC3, Scalar::all(v)).unwrap()
+    }
+
+    /// A mask of 160x120 whose top `rows` rows are foreground.
+    fn mask(rows: i32) -> Mat {
+        let mut m = Mat::new_rows_cols_with_default(120, 160, CV_8UC1, Scalar::all(0.0)).unwrap();
+        if rows > 0 {
+            let mut top = Mat::roi_mut(&mut m, core::Rect::new(0, 0, 160, rows)).unwrap();
+            top.set_to(&Scalar::all(255.0), &core::no_array()).unwrap();
+        }
+        m
+    }
+
+    /// A 5 fps camera whose picture changes at once and for good (half of it foreground
+    /// from then on): that frame and the next 1.5 s of stream time show nothing (not 1.5 s
+    /// worth of 25 fps frames: 7.5 s at 5 fps), and the lasting change does not re-arm it.
+    #[test]
+    fn a_change_of_the_whole_picture_is_blanked_for_at_most_its_time() {
+        let mut d = BackgroundDetector::new("c", BackgroundParams::default(), [160, 120], &[]).unwrap();
+        let image = grey(90.0);
+        let mut t = 0.0;
+        let frame = |d: &mut BackgroundDetector, rows: i32, t: f64| {
+            d.set_time(t);
+            d.picture_changed(&image, &mask(rows)).unwrap()
+        };
+        for _ in 0..10 {
+            assert!(!frame(&mut d, 3, t), "a quiet picture at {t:.1} s");
+            t += 0.2;
+        }
+        let changed_at = t;
+        let mut blanked = Vec::new();
+        for _ in 0..30 {
+            blanked.push((t - changed_at, frame(&mut d, 60, t)));
+            t += 0.2;
+        }
+        let last_blank = blanked.iter().filter(|(_, b)| *b).map(|(s, _)| *s).fold(f64::NAN, f64::max);
+        assert!(blanked[0].1, "the changed frame is blanked");
+        // The last blanked frame is the first at or after the limit: 1.6 s at 5 fps.
+        assert!((RELEARN_MAX_S - 0.2..RELEARN_MAX_S + 0.2).contains(&last_blank), "{blanked:?}");
+        let after: Vec<bool> = blanked.iter().filter(|(s, _)| *s > last_blank).map(|(_, b)| *b).collect();
+        assert!(after.len() >= 20 && after.iter().all(|b| !b), "re-armed: {blanked:?}");
     }
 }
