@@ -254,7 +254,15 @@ pub fn forward_vision(
                 Reported::Count(c) => live.report_count(c),
                 Reported::Violation(v) => live.report_violation(v),
                 Reported::Lane(_, Some(measured)) => live.report_lane(measured),
-                Reported::Movement(_) | Reported::Lane(_, None) | Reported::CameraStatus(_) => {}
+                Reported::Movement(m) => live.report_movement(nutgiao_ops::events::MovementCounted {
+                    camera: ev.camera.clone(),
+                    from: m.from,
+                    to: m.to,
+                    turn: m.turn.as_str().to_owned(),
+                    class: m.class,
+                    time_s: unix_now_s(),
+                }),
+                Reported::Lane(_, None) | Reported::CameraStatus(_) => {}
             }
         }
     })

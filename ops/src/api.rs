@@ -108,6 +108,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/plans", get(plans))
         .route("/api/counts", get(counts))
         .route("/api/counts.csv", get(counts_csv))
+        .route("/api/movements", get(movements))
         .route("/api/violations", get(violations))
         .route("/api/violations/{id}/evidence", get(evidence))
         .route("/api/violations/{id}/ack", post(acknowledge))
@@ -213,6 +214,10 @@ async fn counts(
     let bin = bin_of(q.bin, 60)?;
     let series = s.live.count_series(bin, q.camera.as_deref(), q.line.as_deref());
     Ok(Json(json!({ "bin_s": bin, "total": s.live.count_total(), "series": series })))
+}
+
+async fn movements(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    Json(json!({ "movements": s.live.movements() }))
 }
 
 async fn counts_csv(

@@ -32,6 +32,26 @@ impl InternalEvent for VehicleCounted {
     }
 }
 
+/// A vehicle completed a turning movement: in by one line, out by another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovementCounted {
+    pub camera: String,
+    /// Entry and exit line ids.
+    pub from: String,
+    pub to: String,
+    /// left, through, right or u_turn.
+    pub turn: String,
+    pub class: String,
+    pub time_s: f64,
+}
+
+impl InternalEvent for MovementCounted {
+    fn emit(&self, m: &Metrics) {
+        tracing::debug!(camera = %self.camera, from = %self.from, to = %self.to, turn = %self.turn, class = %self.class, "movement counted");
+        m.movements_counted.with_label_values(&[&self.camera, &self.from, &self.to, &self.turn, &self.class]).inc();
+    }
+}
+
 /// A violation was detected and its evidence stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViolationDetected {

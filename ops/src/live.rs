@@ -11,8 +11,8 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::counts::{CountBins, CountKey};
 use crate::events::{
-    CameraHealth, ControllerReachability, InternalEvent, LaneMeasured, PlanInEffect, SignalsChanged, VehicleCounted,
-    ViolationDetected,
+    CameraHealth, ControllerReachability, InternalEvent, LaneMeasured, MovementCounted, PlanInEffect, SignalsChanged,
+    VehicleCounted, ViolationDetected,
 };
 use crate::metrics::Metrics;
 
@@ -75,6 +75,19 @@ struct Inner {
     violations: VecDeque<ViolationRecord>,
     seen_violations: BTreeSet<String>,
     lanes: BTreeMap<(String, String, u8), LaneMeasured>,
+    /// Turning movement totals by (camera, from, to, turn), per class.
+    movements: BTreeMap<(String, String, String, String), BTreeMap<String, u64>>,
+}
+
+/// Vehicles counted through one turning movement since the start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MovementTotal {
+    pub camera: String,
+    pub from: String,
+    pub to: String,
+    pub turn: String,
+    pub total: u64,
+    pub by_class: BTreeMap<String, u64>,
 }
 
 /// Shared handle to the live state.
@@ -173,6 +186,28 @@ impl Live {
         health.emit(&self.metrics);
         self.lock().cameras.insert(health.camera.clone(), health.clone());
         self.publish(Update::Camera { health });
+    }
+
+    pub fn report_movement(&self, movement: MovementCounted) {
+        movement.emit(&self.metrics);
+        let key = (movement.camera, movement.from, movement.to, movement.turn);
+        *self.lock().movements.entry(key).or_default().entry(movement.class).or_default() += 1;
+    }
+
+    /// Turning movement totals, per camera and movement.
+    pub fn movements(&self) -> Vec<MovementTotal> {
+        self.lock()
+            .movements
+            .iter()
+            .map(|((camera, from, to, turn), by_class)| MovementTotal {
+                camera: camera.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                turn: turn.clone(),
+                total: by_class.values().sum(),
+                by_class: by_class.clone(),
+            })
+            .collect()
     }
 
     pub fn report_count(&self, count: VehicleCounted) {

@@ -15,6 +15,7 @@ pub struct MetricsError(#[from] prometheus::Error);
 pub struct Metrics {
     registry: Registry,
     pub vehicles_counted: IntCounterVec,
+    pub movements_counted: IntCounterVec,
     pub violations: IntCounterVec,
     pub lane_occupancy: GaugeVec,
     pub queue_length: GaugeVec,
@@ -67,6 +68,11 @@ impl Metrics {
                 "vehicles_counted_total",
                 "Vehicles counted crossing a counting line.",
                 &["camera", "line", "lane", "direction", "class"],
+            )?,
+            movements_counted: counter(
+                "movements_counted_total",
+                "Vehicles counted through a turning movement (entry line -> exit line).",
+                &["camera", "from", "to", "turn", "class"],
             )?,
             violations: counter("violations_total", "Traffic violations detected.", &["camera", "type"])?,
             lane_occupancy: gauge(

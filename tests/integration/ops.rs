@@ -98,6 +98,31 @@ fn api_reads_live_state_and_audits_every_write() {
     assert_eq!(v["series"][0]["by_class"]["motorbike"], 3);
     let (_, csv) = http("GET", &format!("{}/api/counts.csv", h.base), &[], None);
     assert_eq!(csv.lines().nth(1), Some("0,900,cam-J1-W,J1-W-stop,positive,3,4,0,0,7"), "{csv}");
+    // Turning movements: totals per camera and movement, by class, and their metric.
+    for (class, turn) in [("car", "left"), ("motorbike", "left"), ("car", "through")] {
+        h.live.report_movement(nutgiao_ops::events::MovementCounted {
+            camera: "cam-J1-W".into(),
+            from: "J1-W-stop".into(),
+            to: if turn == "left" { "J1-N-exit" } else { "J1-E-exit" }.into(),
+            turn: turn.into(),
+            class: class.into(),
+            time_s: 1.0,
+        });
+    }
+    let (status, body) = http("GET", &format!("{}/api/movements", h.base), &[], None);
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    let left = v["movements"].as_array().unwrap().iter().find(|m| m["turn"] == "left").cloned().unwrap();
+    assert_eq!((left["to"].as_str(), left["total"].as_u64()), (Some("J1-N-exit"), Some(2)), "{body}");
+    assert_eq!(left["by_class"]["motorbike"], 1);
+    let (_, metrics) = http("GET", &format!("{}/metrics", h.base), &[], None);
+    assert!(
+        metrics.lines().any(|l| l.starts_with("nutgiao_movements_counted_total{")
+            && l.contains("turn=\"through\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
+
     let (status, body) = http("GET", &format!("{}/api/counts?bin=90", h.base), &[], None);
     assert_eq!(
         (status, json(&body)["error"].as_str().unwrap()),
