@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{arterial, free_port, nutgiao};
+use crate::support::{arterial, free_port, nutgiao, wait_for};
 
 /// The arterial with some misbehaviour to find (the example sets the shares to 0 for SUMO).
 fn site_with_misbehaviour(dir: &std::path::Path, rtsp_port: Option<u16>) -> std::path::PathBuf {
@@ -150,17 +150,7 @@ fn rtsp_mount_serves_a_stream_gstreamer_decodes() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let site = site_with_misbehaviour(tmp.path(), Some(port));
-    let mut server = nutgiao()
-        .args(["simulate", site.to_str().unwrap(), "--duration", "60", "--quiet", "--cameras", "rtsp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "RTSP server did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut server = rtsp_cameras(&site, port, 60);
     let png = tmp.path().join("frame.png");
     let mut client = std::process::Command::new("gst-launch-1.0")
         .arg("-q")
@@ -234,14 +224,6 @@ fn statuses(events: &std::path::Path) -> Vec<(String, bool, Option<String>)> {
         .collect()
 }
 
-fn wait_for(what: &str, deadline_s: u64, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(deadline_s), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Live cameras over real RTSP: the streams go away (the server is killed) and come back;
 /// `watch` reports each camera down with the cause, retries with backoff, and receives frames
 /// again (a camera is reported up at its first frame) after the server returns, without
@@ -258,23 +240,23 @@ fn watch_reports_a_lost_rtsp_camera_and_reconnects_when_it_returns() {
         .arg(&events)
         .arg("--store")
         .arg(tmp.path().join("events.sqlite"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let up = |s: &[(String, bool, Option<String>)], cam: &str| s.iter().filter(|(c, u, _)| c == cam && *u).count();
     let cams = ["cam-J1-W", "cam-J2-E"];
-    wait_for("both cameras up", 60, || cams.iter().all(|c| up(&statuses(&events), c) >= 1));
+    wait_for(60, "both cameras up", || cams.iter().all(|c| up(&statuses(&events), c) >= 1).then_some(()));
 
     let _ = server.kill();
     let _ = server.wait();
-    wait_for("both cameras down", 30, || {
+    wait_for(30, "both cameras down", || {
         let s = statuses(&events);
-        cams.iter().all(|c| s.iter().any(|(cam, u, cause)| cam == c && !u && cause.is_some()))
+        cams.iter().all(|c| s.iter().any(|(cam, u, cause)| cam == c && !u && cause.is_some())).then_some(())
     });
 
     let mut server = rtsp_cameras(&site, port, 120);
-    wait_for("both cameras up again", 60, || cams.iter().all(|c| up(&statuses(&events), c) >= 2));
+    wait_for(60, "both cameras up again", || cams.iter().all(|c| up(&statuses(&events), c) >= 2).then_some(()));
     let _ = server.kill();
     let _ = server.wait();
     let mut watch = watch;

@@ -274,9 +274,7 @@ impl CameraPipeline {
         }
         self.movements.retain(&|id| alive.contains(&id));
         let lanes = self.lanes.observe(t, &tracks);
-        let intersection = self.setup.intersection.as_deref();
-        let session = self.session;
-        events.extend(lanes.into_iter().map(|m| lane_event(&camera, intersection, session, &wall, m)));
+        events.extend(lanes.into_iter().map(|m| self.lane_event(&wall, m)));
         for tr in &tracks {
             findings.extend(self.rules.judge(t, tr));
         }
@@ -354,11 +352,21 @@ impl CameraPipeline {
     pub fn finish(&mut self) -> Result<Vec<VisionEvent>> {
         let mut out = self.release_held(f64::INFINITY, true);
         let wall = wall_clock_now();
-        let camera = self.setup.camera.clone();
-        let intersection = self.setup.intersection.as_deref();
-        let session = self.session;
-        out.extend(self.lanes.finish().into_iter().map(|m| lane_event(&camera, intersection, session, &wall, m)));
+        let lanes = self.lanes.finish();
+        out.extend(lanes.into_iter().map(|m| self.lane_event(&wall, m)));
         Ok(out)
+    }
+
+    /// A lane's bin, stamped with the stream time at which it closed.
+    fn lane_event(&self, wall: &str, mut m: LaneMeasurement) -> VisionEvent {
+        m.intersection = self.setup.intersection.clone();
+        VisionEvent {
+            id: format!("{}:lane:{}:0:{}", self.setup.camera, self.stamp(m.start_s), m.zone),
+            camera: self.setup.camera.clone(),
+            pts_s: m.start_s + m.duration_s,
+            wall_utc: wall.to_owned(),
+            kind: EventKind::Lane(m),
+        }
     }
 
     /// Per-line totals by direction and class, for the summary.
@@ -377,26 +385,6 @@ impl CameraPipeline {
             }
         }
         out
-    }
-}
-
-/// A lane's bin, stamped with the stream time at which it closed.
-fn lane_event(
-    camera: &str,
-    intersection: Option<&str>,
-    session: Option<u64>,
-    wall: &str,
-    mut m: LaneMeasurement,
-) -> VisionEvent {
-    m.intersection = intersection.map(str::to_owned);
-    let ms = (m.start_s * 1000.0).round() as i64;
-    let stamp = session.map_or_else(|| ms.to_string(), |s| format!("{s}+{ms}"));
-    VisionEvent {
-        id: format!("{camera}:lane:{stamp}:0:{}", m.zone),
-        camera: camera.to_owned(),
-        pts_s: m.start_s + m.duration_s,
-        wall_utc: wall.to_owned(),
-        kind: EventKind::Lane(m),
     }
 }
 

@@ -111,10 +111,6 @@ impl LaneMeter {
         Self { zones, bin_s, bin_start: None, last_t: 0.0 }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
-    }
-
     /// Takes one frame's tracks; returns the bin's measurements when `t_s` starts a new bin.
     pub fn observe(&mut self, t_s: f64, tracks: &[Track]) -> Vec<LaneMeasurement> {
         if self.zones.is_empty() {
@@ -252,17 +248,21 @@ mod tests {
         assert_eq!((kerb.start_s, kerb.duration_s), (0.0, 10.0));
     }
 
-    #[test]
-    fn the_open_bin_is_reported_at_the_end_and_an_uncalibrated_zone_has_no_queue_length() {
-        let zone = Zone {
+    /// A 100 px square queue zone of no approach (so no stop line, no queue length).
+    fn square_zone() -> Zone {
+        Zone {
             id: "q".into(),
             kind: ZoneKind::Queue,
             points: vec![[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]],
             approach: None,
             max_dwell_s: None,
             speed_limit_kmh: None,
-        };
-        let mut meter = LaneMeter::new(&[zone], &[], None, 60.0);
+        }
+    }
+
+    #[test]
+    fn the_open_bin_is_reported_at_the_end_and_an_uncalibrated_zone_has_no_queue_length() {
+        let mut meter = LaneMeter::new(&[square_zone()], &[], None, 60.0);
         let mut tracker = Tracker::new(TrackerParams::default(), None);
         let det = Detection {
             bbox: BoxPx { x: 40.0, y: 40.0, w: 20.0, h: 20.0 },
@@ -287,15 +287,7 @@ mod tests {
 
     #[test]
     fn a_stream_that_starts_within_a_bin_reports_the_time_it_saw() {
-        let zone = Zone {
-            id: "q".into(),
-            kind: ZoneKind::Queue,
-            points: vec![[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]],
-            approach: None,
-            max_dwell_s: None,
-            speed_limit_kmh: None,
-        };
-        let mut meter = LaneMeter::new(&[zone], &[], None, 60.0);
+        let mut meter = LaneMeter::new(&[square_zone()], &[], None, 60.0);
         let mut out = Vec::new();
         for k in 0..=400 {
             out.extend(meter.observe(45.0 + f64::from(k) * 0.1, &[]));

@@ -26,13 +26,20 @@ pub struct CountSummary {
 /// Key of one CSV row: bin length, bin start, line, direction, class, lane.
 type BinKey = (u32, u64, String, i8, String, Option<u8>);
 
+/// The 1-minute and the 15-minute bin (length in minutes, start in stream seconds) that
+/// stream time `t_s` falls in.
+fn bin_starts(t_s: f64) -> [(u32, u64); 2] {
+    [1u32, 15].map(|minutes| {
+        let width = f64::from(minutes) * 60.0;
+        (minutes, ((t_s / width).floor().max(0.0) * width) as u64)
+    })
+}
+
 pub fn bins(events: &[VisionEvent]) -> BTreeMap<BinKey, u64> {
     let mut out = BTreeMap::new();
     for e in events {
         let EventKind::Count(c) = &e.kind else { continue };
-        for minutes in [1u32, 15] {
-            let width = minutes as f64 * 60.0;
-            let start = ((e.pts_s / width).floor().max(0.0) * width) as u64;
+        for (minutes, start) in bin_starts(e.pts_s) {
             *out.entry((minutes, start, c.line.clone(), c.direction, c.class.clone(), c.lane)).or_default() += 1;
         }
     }
@@ -83,10 +90,8 @@ pub fn movement_bins(events: &[VisionEvent]) -> BTreeMap<MovementKey, u64> {
     let mut out = BTreeMap::new();
     for e in events {
         let EventKind::Movement(m) = &e.kind else { continue };
-        for minutes in [1u32, 15] {
-            let width = minutes as f64 * 60.0;
-            // A movement belongs to the bin in which it left the intersection.
-            let start = ((e.pts_s / width).floor().max(0.0) * width) as u64;
+        // A movement belongs to the bins in which it left the intersection.
+        for (minutes, start) in bin_starts(e.pts_s) {
             let key = (minutes, start, m.from.clone(), m.to.clone(), m.turn.as_str(), m.class.clone());
             *out.entry(key).or_default() += 1;
         }
