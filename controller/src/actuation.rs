@@ -96,6 +96,17 @@ impl Actuation {
         self.extends_within(phase, snap, reduced_gap_s(self.passage_s[phase], past_min_s))
     }
 
+    /// Is a vehicle approaching on one of the phase's upstream (advance) loops: on it now, or
+    /// past it less than `gap_s` ago? Stop-line loops do not count: a vehicle on them is
+    /// already being served. Faulty or missing loops never count.
+    pub fn approaching(&self, phase: usize, snap: &DetectorSnapshot, gap_s: f64) -> bool {
+        self.loops[phase]
+            .iter()
+            .filter(|l| l.kind == DetectorKind::Upstream)
+            .filter_map(|l| snap.detectors.get(&l.id))
+            .any(|r| r.presence || r.gap_s < gap_s)
+    }
+
     fn extends_within(&self, phase: usize, snap: &DetectorSnapshot, gap_s: f64) -> bool {
         self.loops[phase].iter().filter_map(|l| snap.detectors.get(&l.id)).any(|r| r.presence || r.gap_s < gap_s)
     }

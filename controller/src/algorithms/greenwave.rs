@@ -1,12 +1,16 @@
 //! Corridor coordination: one common cycle (the longest Webster cycle of the corridor, so
-//! that the critical intersection has its capacity), Webster splits at that cycle, and
-//! offsets that make a two-way green wave along the links between the intersections.
+//! that the critical intersection has its capacity, or the two-way progression cycle when
+//! that is longer or nearly as long), the same splits at every intersection (from the
+//! corridor's highest flow ratio per stage): each side stage the green that serves its
+//! mean arrivals at saturation flow, the coordinated (first) stage the rest; and offsets
+//! that make a two-way green wave along the links between the intersections.
 
-use nutgiao_config::Site;
+use nutgiao_config::{Intersection, Site};
 
-use super::PlanAlgorithm;
 use super::webster::{REPLAN_S, Webster, plan_for, webster_cycle_s};
-use crate::plan::{Coordination, CorridorPlan, stage_change_interval_s};
+use super::{PlanAlgorithm, tidy_splits};
+use crate::plan::{Coordination, CorridorPlan, IntersectionPlan, stage_change_interval_s};
+use crate::safety::stage_min_green_s;
 use crate::signal::DetectorSnapshot;
 
 /// Wraps a time difference into (-C/2, C/2].
@@ -66,6 +70,62 @@ pub fn progression_cycle_s(site: &Site) -> Option<f64> {
     Some(2.0 * (times.iter().sum::<f64>() / times.len() as f64 + STARTUP_LOST_S))
 }
 
+/// Webster's cycle may be up to this share longer than the two-way progression cycle and
+/// still run at the progression cycle: the wave saves more delay than the few percent of
+/// capacity cost, and the plan does not jump between 45 and 46 s from one five-minute
+/// measurement to the next (each jump walks the offsets for a few cycles).
+pub const PROGRESSION_TOLERANCE: f64 = 0.1;
+
+/// Flow ratios per stage, the same for every intersection: the corridor's highest per stage
+/// (when every intersection has as many stages). With alternating offsets the yield points
+/// of neighbouring intersections are half a cycle apart only if their coordinated greens are
+/// equally long; splits that differ from one intersection to the next (five-minute counts
+/// differ by 10-30 % on the same demand) cut one direction's platoon short.
+fn corridor_ratios(ys: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = ys.first().map_or(0, Vec::len);
+    if ys.iter().any(|y| y.len() != n) {
+        return ys.to_vec();
+    }
+    let common: Vec<f64> = (0..n).map(|s| ys.iter().map(|y| y[s]).fold(0.0, f64::max)).collect();
+    vec![common; ys.len()]
+}
+
+/// Splits of a coordinated plan at `cycle_s`: every stage after the first gets the green that
+/// serves its mean arrivals at saturation flow (flow ratio x cycle, plus the start-up lost
+/// time), never below its minimum; the first (coordinated) stage gets the rest. Actuated
+/// coordination gives a side stage more when its queue needs it (`Mode::Coordinated`'s
+/// run-on) and the arterial its unused time. Webster's splits when the rest would not reach
+/// the first stage's minimum green.
+pub fn coordinated_splits(
+    site: &Site,
+    inter: &Intersection,
+    y: &[f64],
+    cycle_s: f64,
+    plan_id: u16,
+) -> IntersectionPlan {
+    let n = inter.stages.len();
+    let webster = || plan_for(site, inter, y, Some(cycle_s), plan_id);
+    if n < 2 || y.len() != n {
+        return webster();
+    }
+    let change: Vec<f64> = (0..n).map(|s| stage_change_interval_s(inter, s)).collect();
+    let min_g: Vec<f64> = (0..n).map(|s| stage_min_green_s(inter, s)).collect();
+    let slack = 0.1 * n as f64;
+    let mut greens: Vec<f64> = (0..n).map(|s| (y[s] * cycle_s + STARTUP_LOST_S).max(min_g[s])).collect();
+    greens[0] = cycle_s - change.iter().sum::<f64>() - slack - greens[1..].iter().sum::<f64>();
+    if greens[0] < min_g[0] {
+        return webster();
+    }
+    let splits: Vec<f64> = greens.iter().zip(&change).map(|(g, c)| g + c).collect();
+    IntersectionPlan {
+        plan_id,
+        intersection: inter.id.clone(),
+        cycle_s,
+        offset_s: 0.0,
+        splits_s: tidy_splits(cycle_s, &splits),
+    }
+}
+
 pub struct GreenWave {
     name: String,
     webster: Webster,
@@ -84,8 +144,16 @@ impl GreenWave {
     }
 }
 
-/// The coordinated corridor plan for flow ratios `ys` (per intersection, per stage).
-pub fn coordinated_plan(site: &Site, ys: &[Vec<f64>], plan_id: u16, name: String) -> CorridorPlan {
+/// The coordinated corridor plan for flow ratios `ys` (per intersection, per stage), flagged
+/// to run as `coordination` says. Actuated-coordinated plans get `coordinated_splits`;
+/// fixed-time plans Webster's, because their side stages cannot run on when a queue needs it.
+pub fn coordinated_plan(
+    site: &Site,
+    ys: &[Vec<f64>],
+    plan_id: u16,
+    name: String,
+    coordination: Coordination,
+) -> CorridorPlan {
     let cycle = site
         .intersections
         .iter()
@@ -98,25 +166,27 @@ pub fn coordinated_plan(site: &Site, ys: &[Vec<f64>], plan_id: u16, name: String
         .min(site.control.max_cycle_s)
         .round();
     // Longer than Webster's if that is what makes the two-way wave fit: the delay it saves
-    // the platoons outweighs the longer waits at light demand.
+    // the platoons outweighs the longer waits at light demand; and kept when Webster's is
+    // only a little longer (`PROGRESSION_TOLERANCE`).
     let cycle = match progression_cycle_s(site) {
-        Some(c) if c > cycle && c <= site.control.max_cycle_s => c.round(),
+        Some(c) if cycle <= c * (1.0 + PROGRESSION_TOLERANCE) && c <= site.control.max_cycle_s => c.round(),
         _ => cycle,
     };
+    let ys = corridor_ratios(ys);
+    let splits = |inter: &Intersection, y: &[f64], cycle: f64| match coordination {
+        Coordination::ActuatedCoordinated => coordinated_splits(site, inter, y, cycle, plan_id),
+        Coordination::FixedTime => plan_for(site, inter, y, Some(cycle), plan_id),
+    };
     let mut intersections: Vec<_> =
-        site.intersections.iter().zip(ys).map(|(inter, y)| plan_for(site, inter, y, Some(cycle), plan_id)).collect();
+        site.intersections.iter().zip(&ys).map(|(inter, y)| splits(inter, y, cycle)).collect();
     // A minimum-green floor may have lengthened one cycle: coordinate on the longest.
     let common = intersections.iter().map(|p| p.cycle_s).fold(cycle, f64::max);
     if common > cycle {
-        intersections = site
-            .intersections
-            .iter()
-            .zip(ys)
-            .map(|(inter, y)| plan_for(site, inter, y, Some(common), plan_id))
-            .collect();
+        intersections = site.intersections.iter().zip(&ys).map(|(inter, y)| splits(inter, y, common)).collect();
     }
     for (p, o) in intersections.iter_mut().zip(two_way_offsets(site, common)) {
         p.offset_s = o;
+        *p = p.clone().with_coordination(coordination);
     }
     CorridorPlan { name, intersections }
 }
@@ -129,11 +199,7 @@ impl PlanAlgorithm for GreenWave {
     fn observe(&mut self, site: &Site, snap: &DetectorSnapshot) -> Option<CorridorPlan> {
         let ys = self.webster.measure(site, snap, REPLAN_S)?;
         let id = self.webster.plan_id();
-        let mut plan = coordinated_plan(site, &ys, id, format!("{}-{id}", self.name));
-        for p in &mut plan.intersections {
-            *p = p.clone().with_coordination(self.coordination);
-        }
-        Some(plan)
+        Some(coordinated_plan(site, &ys, id, format!("{}-{id}", self.name), self.coordination))
     }
 }
 
@@ -149,9 +215,21 @@ mod tests {
         // 285.6 m at 50 km/h is 20.6 s, plus 2 s of start-up: twice that.
         let c = progression_cycle_s(&site).unwrap();
         assert!((c - 45.1).abs() < 0.1, "{c}");
-        let light = coordinated_plan(&site, &[vec![0.25, 0.14], vec![0.25, 0.14], vec![0.25, 0.14]], 100, "t".into());
+        let light = coordinated_plan(
+            &site,
+            &[vec![0.25, 0.14], vec![0.25, 0.14], vec![0.25, 0.14]],
+            100,
+            "t".into(),
+            Coordination::ActuatedCoordinated,
+        );
         assert!(light.intersections.iter().all(|p| p.cycle_s == 45.0), "{light:?}");
-        let heavy = coordinated_plan(&site, &[vec![0.45, 0.22], vec![0.45, 0.22], vec![0.45, 0.22]], 100, "t".into());
+        let heavy = coordinated_plan(
+            &site,
+            &[vec![0.45, 0.22], vec![0.45, 0.22], vec![0.45, 0.22]],
+            100,
+            "t".into(),
+            Coordination::ActuatedCoordinated,
+        );
         assert!(heavy.intersections.iter().all(|p| p.cycle_s > 60.0), "{heavy:?}");
     }
 
@@ -171,6 +249,37 @@ mod tests {
     }
 
     #[test]
+    fn every_intersection_gets_the_same_splits_with_side_stages_at_their_mean_demand() {
+        let site = arterial();
+        // J2's side street counted more: every intersection plans for it.
+        let plan = coordinated_plan(
+            &site,
+            &[vec![0.30, 0.12], vec![0.26, 0.16], vec![0.28, 0.14]],
+            100,
+            "t".into(),
+            Coordination::ActuatedCoordinated,
+        );
+        let first = &plan.intersections[0];
+        for p in &plan.intersections {
+            validate_plan(site.intersection(&p.intersection).unwrap(), p).unwrap();
+            assert_eq!((p.cycle_s, &p.splits_s), (first.cycle_s, &first.splits_s), "{plan:?}");
+        }
+        // Side: 0.16 x 45 s + 2 s start-up = 9.2 s of green, its 5.5 s change interval and
+        // the 0.1 s per stage of rounding slack.
+        assert!((first.splits_s[1] - 14.9).abs() < 0.05, "{first:?}");
+        // Webster's cycle a little above the progression cycle (46.4 s here) keeps the wave.
+        let y = vec![vec![0.38, 0.2]; 3];
+        let lost: f64 = (0..2).map(|s| stage_change_interval_s(site.intersection("J1").unwrap(), s)).sum();
+        assert!(webster_cycle_s(lost, 0.58) > 45.5, "{}", webster_cycle_s(lost, 0.58));
+        assert!(
+            coordinated_plan(&site, &y, 100, "t".into(), Coordination::ActuatedCoordinated)
+                .intersections
+                .iter()
+                .all(|p| p.cycle_s == 45.0)
+        );
+    }
+
+    #[test]
     fn arterial_offsets_alternate_for_a_two_way_wave() {
         let site = arterial();
         // 285.6 m at 50 km/h is 20.6 s: with a 40 s cycle both directions fit by alternating.
@@ -178,7 +287,13 @@ mod tests {
         assert_eq!(o[0], 0.0);
         assert!((o[1] - 20.0).abs() <= 0.7, "{o:?}");
         assert!(o[2].min(40.0 - o[2]) <= 1.4, "{o:?}");
-        let plan = coordinated_plan(&site, &[vec![0.3, 0.14], vec![0.3, 0.14], vec![0.3, 0.14]], 100, "t".into());
+        let plan = coordinated_plan(
+            &site,
+            &[vec![0.3, 0.14], vec![0.3, 0.14], vec![0.3, 0.14]],
+            100,
+            "t".into(),
+            Coordination::ActuatedCoordinated,
+        );
         for p in &plan.intersections {
             validate_plan(site.intersection(&p.intersection).unwrap(), p).unwrap();
         }

@@ -51,7 +51,7 @@ pub fn by_name(site: &Site, name: &str) -> Result<Box<dyn SignalControl>, Contro
     match name {
         "actuated" => Ok(Box::new(SequencedControl::uniform(site, name, Mode::Actuated)?)),
         "adaptive" => {
-            let algorithm = crate::algorithms::planner(site, "green-wave")?;
+            let algorithm = crate::algorithms::planner(site, "adaptive")?;
             Ok(Box::new(crate::algorithms::PlannedControl::new(site, name, algorithm)?.coordinated()))
         }
         "max-pressure" => Ok(Box::new(crate::algorithms::maxpressure::MaxPressure::new(site)?)),

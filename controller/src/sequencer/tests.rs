@@ -286,6 +286,15 @@ fn coordinated_arterial_greens(
     side: impl Fn(f64) -> DetectorReading,
     duration: f64,
 ) -> (IntersectionPlan, Vec<(f64, f64)>) {
+    coordinated_greens(side, |_, _| DetectorReading { gap_s: 99.0, ..Default::default() }, duration)
+}
+
+/// `coordinated_arterial_greens` with the arterial loops as `arterial(id, now)` says.
+fn coordinated_greens(
+    side: impl Fn(f64) -> DetectorReading,
+    arterial_loops: impl Fn(&str, f64) -> DetectorReading,
+    duration: f64,
+) -> (IntersectionPlan, Vec<(f64, f64)>) {
     let site = arterial();
     let j1 = j(&site, "J1");
     // 60 s cycle: arterial split 40 s (35.2 s of green), side 20 s (14.5 s of green).
@@ -303,11 +312,7 @@ fn coordinated_arterial_greens(
     for k in 0..=(duration * 10.0) as usize {
         let now = k as f64 * 0.1;
         let detectors = readings(&j1, |id| {
-            if id.starts_with("J1-N") || id.starts_with("J1-S") {
-                side(now)
-            } else {
-                DetectorReading { gap_s: 99.0, ..Default::default() }
-            }
+            if id.starts_with("J1-N") || id.starts_with("J1-S") { side(now) } else { arterial_loops(id, now) }
         });
         let st = seq.update(&DetectorSnapshot { now_s: now, detectors, ..Default::default() }).to_vec();
         judge.observe(now, &st).unwrap();
@@ -349,6 +354,54 @@ fn coordinated_side_stage_in_use_runs_on_by_a_bounded_share() {
     for (s, e) in greens.iter().skip(1) {
         assert!((e - yield_point).rem_euclid(60.0) < 0.1 + 1e-6, "green {s}..{e}");
         assert!((e - s - (nominal - extension)).abs() < 0.2 + 1e-6, "green {s}..{e}, extension {extension}");
+    }
+}
+
+#[test]
+fn coordinated_arterial_is_held_past_its_yield_point_for_arrivals_but_not_beyond_the_hold() {
+    let quiet = |_: f64| DetectorReading { gap_s: 99.0, ..Default::default() };
+    // A vehicle passes the eastbound advance loop every second, all the time: the arterial
+    // is held the whole ARTERIAL_HOLD_S past its yield point, never longer.
+    let always = |id: &str, _: f64| {
+        if id.ends_with("-adv") && id.starts_with("J1-W") {
+            DetectorReading { gap_s: 1.0, ..Default::default() }
+        } else {
+            DetectorReading { gap_s: 99.0, ..Default::default() }
+        }
+    };
+    let (p, greens) = coordinated_greens(quiet, always, 600.0);
+    let yield_point = p.offset_s + p.splits_s[0] - 4.8;
+    assert!(greens.len() > 5, "{greens:?}");
+    for (s, e) in greens.iter().skip(1) {
+        let past = (e - yield_point).rem_euclid(60.0);
+        assert!((past - ARTERIAL_HOLD_S).abs() < 0.1 + 1e-6, "green {s}..{e}: {past} s past the yield point");
+    }
+    // Arrivals only on the stop-line loops (vehicles already being served) hold nothing.
+    let stop_line = |id: &str, _: f64| {
+        if id.ends_with("-stop") && id.starts_with("J1-W") {
+            DetectorReading { presence: true, gap_s: 0.0, ..Default::default() }
+        } else {
+            DetectorReading { gap_s: 99.0, ..Default::default() }
+        }
+    };
+    let (_, greens) = coordinated_greens(quiet, stop_line, 600.0);
+    for (s, e) in greens.iter().skip(1) {
+        assert!((e - yield_point).rem_euclid(60.0) < 0.1 + 1e-6, "green {s}..{e}");
+    }
+    // The last arrival passed a westbound advance loop 1 s before the yield point: held
+    // until it is HOLD_GAP_S past the loop.
+    let tail = move |id: &str, now: f64| {
+        let since_yield = (now - yield_point).rem_euclid(60.0);
+        if id == "J1-E-1-adv" && since_yield < 30.0 {
+            DetectorReading { gap_s: since_yield + 1.0, ..Default::default() }
+        } else {
+            DetectorReading { gap_s: 99.0, ..Default::default() }
+        }
+    };
+    let (_, greens) = coordinated_greens(quiet, tail, 600.0);
+    for (s, e) in greens.iter().skip(1) {
+        let past = (e - yield_point).rem_euclid(60.0);
+        assert!((past - (HOLD_GAP_S - 1.0)).abs() < 0.1 + 1e-6, "green {s}..{e}: {past} s past the yield point");
     }
 }
 
