@@ -5,8 +5,15 @@
 //! between the line's end points; each track counts at most once per line. So a box that
 //! jitters around a stop line while the queue creeps forward cannot count twice, and a
 //! tentative track that dies (a shadow) cannot count at all.
+//!
+//! On a calibrated camera a crossing must also not be a turn-round: a track that, near the
+//! line and within the last two seconds, went back towards the side it came from by a car
+//! length did not drive across; the tracker handed it the vehicle behind, or the blob it
+//! followed split. Such a crossing otherwise counts in the wrong direction (and raises a
+//! wrong-way alarm). The judgement is repeated for half a second after the track reaches the
+//! far side, so a real crossing right after a jittery moment in a queue only counts late.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use nutgiao_config::Homography;
 
@@ -66,6 +73,50 @@ struct TrackOnLine {
     pending: Option<i8>,
     counted: bool,
     last_side: Option<i8>,
+    /// When it first stood clear of the band on the far side, for the motion judgement.
+    arrived: Option<f64>,
+    /// Recent (time, signed distance in metres) samples, oldest first, spanning `REVERSAL_WINDOW_S`.
+    recent: VecDeque<(f64, f64)>,
+}
+
+/// How far back a reversal (a track that was going the other way) disqualifies a crossing.
+const REVERSAL_WINDOW_S: f64 = 2.0;
+/// How long after reaching the far side a crossing may still show a vehicle's motion; a
+/// queue's jitter can hide it for a moment, a box that jumped never shows it.
+const JUDGE_GRACE_S: f64 = 0.5;
+/// A turn-round this long (a car length) is a track that changed vehicles.
+const REVERSAL_M: f64 = 3.0;
+/// Only this near the line is the ground point precise enough to judge a turn-round.
+const REVERSAL_NEAR_M: f64 = 8.0;
+
+impl TrackOnLine {
+    fn remember(&mut self, t_s: f64, d: f64) {
+        if self.recent.back().is_some_and(|&(t, _)| t_s <= t) {
+            self.recent.clear();
+        }
+        self.recent.push_back((t_s, d));
+        // Keep one sample at least a window old, so the window is measured over its full span.
+        while self.recent.len() > 2 && self.recent.get(1).is_some_and(|&(t, _)| t_s - t >= REVERSAL_WINDOW_S) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Whether the track came over to `side` the way a vehicle does, not by turning round:
+    /// near the line, within the last two seconds, it never went back towards the other side
+    /// by a car length. Vehicles do not reverse that fast; a track that the tracker hands the
+    /// vehicle behind (or the front piece of a split blob) does. Only samples near the line
+    /// are judged: far from the camera a pixel is a metre of ground and a young track's ground
+    /// point wanders by more than that.
+    fn came_over_to(&self, side: i8) -> bool {
+        let s = f64::from(side);
+        let mut furthest = f64::NEG_INFINITY;
+        let mut went_back = 0.0f64;
+        for &(_, d) in self.recent.iter().filter(|(_, d)| d.abs() <= REVERSAL_NEAR_M) {
+            furthest = furthest.max(d * s);
+            went_back = went_back.max(furthest - d * s);
+        }
+        went_back < REVERSAL_M
+    }
 }
 
 /// A crossing of one line by one track: +1 left-to-right of p0->p1, -1 the other way.
@@ -89,10 +140,12 @@ impl LineCounter {
         Self { line, tracks: HashMap::new() }
     }
 
-    /// Feeds one observation of a track; returns the crossing if it counts now.
+    /// Feeds one observation of a track at stream time `t_s`; returns the crossing if it
+    /// counts now.
     pub fn observe(
         &mut self,
         track: u64,
+        t_s: f64,
         image: [f64; 2],
         ground: Option<[f64; 2]>,
         confirmed: bool,
@@ -100,9 +153,14 @@ impl LineCounter {
         let d = self.line.signed_distance(image, ground);
         let between_ends = (-END_MARGIN..=1.0 + END_MARGIN).contains(&self.line.along(image));
         let h = self.line.hysteresis;
+        // Only metres have a physical speed limit; a pixel line keeps the plain hysteresis.
+        let judge_motion = self.line.ground.is_some() && ground.is_some();
         let st = self.tracks.entry(track).or_default();
         if st.counted {
             return None;
+        }
+        if judge_motion {
+            st.remember(t_s, d);
         }
         let side: i8 = if d >= 0.0 { 1 } else { -1 };
         if st.last_side.is_some_and(|s| s != side) && between_ends {
@@ -114,11 +172,22 @@ impl LineCounter {
         }
         if d.abs() >= h {
             match st.origin {
-                Some(o) if o != side && st.passed_between_ends && st.pending.is_none() => st.pending = Some(side),
+                Some(o) if o != side && st.passed_between_ends && st.pending.is_none() => {
+                    let arrived = *st.arrived.get_or_insert(t_s);
+                    if !judge_motion || st.came_over_to(side) {
+                        st.pending = Some(side);
+                    } else if t_s - arrived > JUDGE_GRACE_S {
+                        // It got here by jumping, not driving: it is simply on this side now.
+                        st.origin = Some(side);
+                        st.passed_between_ends = false;
+                        st.arrived = None;
+                    }
+                }
                 Some(o) if o != side => {}
                 _ => {
                     st.origin = Some(side);
                     st.passed_between_ends = false;
+                    st.arrived = None;
                 }
             }
         }
@@ -149,23 +218,98 @@ mod tests {
     fn a_vehicle_driving_down_the_image_counts_once_positive() {
         let mut c = horizontal(5.0);
         let hits: Vec<Crossing> =
-            (0..40).filter_map(|i| c.observe(7, [100.0, 60.0 + i as f64 * 2.0], None, true)).collect();
+            (0..40).filter_map(|i| c.observe(7, 0.0, [100.0, 60.0 + i as f64 * 2.0], None, true)).collect();
         assert_eq!(hits, vec![Crossing { track: 7, direction: 1 }]);
     }
 
     #[test]
     fn driving_around_the_end_of_the_line_does_not_count() {
         let mut c = horizontal(5.0);
-        let hits = (0..40).filter_map(|i| c.observe(1, [300.0, 60.0 + i as f64 * 2.0], None, true)).count();
+        let hits = (0..40).filter_map(|i| c.observe(1, 0.0, [300.0, 60.0 + i as f64 * 2.0], None, true)).count();
         assert_eq!(hits, 0);
     }
 
     #[test]
     fn a_tentative_track_counts_only_once_confirmed() {
         let mut c = horizontal(5.0);
-        assert_eq!(c.observe(1, [100.0, 90.0], None, false), None);
-        assert_eq!(c.observe(1, [100.0, 110.0], None, false), None);
-        assert_eq!(c.observe(1, [100.0, 112.0], None, true), Some(Crossing { track: 1, direction: 1 }));
+        assert_eq!(c.observe(1, 0.0, [100.0, 90.0], None, false), None);
+        assert_eq!(c.observe(1, 0.0, [100.0, 110.0], None, false), None);
+        assert_eq!(c.observe(1, 0.0, [100.0, 112.0], None, true), Some(Crossing { track: 1, direction: 1 }));
+    }
+
+    /// A line along image row 100 on a camera where 10 px are 1 m of ground, hysteresis 1 m.
+    fn metric() -> LineCounter {
+        let h = Homography {
+            image_to_ground: nalgebra::Matrix3::new(0.1, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 1.0),
+            ground_to_image: nalgebra::Matrix3::new(10.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0, 1.0),
+        };
+        LineCounter::new(LineGeometry::new("m", [0.0, 100.0], [200.0, 100.0], 1.0, Some(&h)))
+    }
+
+    /// Feeds ground positions (metres down the image, at x = 10 m) at 25 frames/s.
+    fn drive(c: &mut LineCounter, ys_m: impl IntoIterator<Item = f64>) -> Vec<i8> {
+        ys_m.into_iter()
+            .enumerate()
+            .filter_map(|(i, y)| c.observe(1, i as f64 * 0.04, [100.0, y * 10.0], Some([10.0, y]), true))
+            .map(|x| x.direction)
+            .collect()
+    }
+
+    #[test]
+    fn a_vehicle_crossing_a_calibrated_line_counts_once() {
+        let mut c = metric();
+        assert_eq!(drive(&mut c, (0..100).map(|i| 2.0 + 0.4 * f64::from(i))), vec![1]);
+    }
+
+    #[test]
+    fn a_wrong_way_driver_counts_the_other_way() {
+        let mut c = metric();
+        assert_eq!(drive(&mut c, (0..100).map(|i| 25.0 - 0.3 * f64::from(i))), vec![-1]);
+    }
+
+    /// The tracker hands a departing vehicle's track the piece of the vehicle behind it:
+    /// the ground point jumps 6 m back across the line, then drives on (or stands).
+    #[test]
+    fn a_box_that_jumps_back_across_the_line_never_counts() {
+        // In one step, or spread by the Kalman filter over frames at a vehicle's speed.
+        let jumps: [&[f64]; 2] = [&[14.5, 11.0, 9.0, 8.5], &[16.0, 15.0, 14.0, 13.0, 12.0, 11.0, 10.0, 9.0, 8.5]];
+        for jump in jumps {
+            for after_mps in [0.0, 3.0, 10.0] {
+                let mut c = metric();
+                let before = (0..25).map(|i| 12.0 + 0.2 * f64::from(i)); // on the far side, driving on
+                let after = (1..200).map(|i| 8.5 + after_mps * 0.04 * f64::from(i)).map(|y| y.min(20.0));
+                let got = drive(&mut c, before.chain(jump.iter().copied()).chain(after));
+                assert!(got.is_empty(), "{jump:?}, {after_mps} m/s after: counted {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_crossing_right_after_a_jump_counts_once_the_motion_is_steady() {
+        let mut c = metric();
+        // Creeping in a queue, the box jumps forward over the line when blobs merge, then the
+        // vehicle really drives off across it.
+        let queue = (0..50).map(|_| 9.3);
+        let jump = [10.8, 11.6, 11.8];
+        let off = (1..60).map(|i| 11.8 + 0.2 * f64::from(i));
+        assert_eq!(drive(&mut c, queue.chain(jump).chain(off)), vec![1]);
+    }
+
+    proptest! {
+        /// On a calibrated line any steady speed with box jitter of up to 0.25 m counts once.
+        #[test]
+        fn a_calibrated_vehicle_counts_once_whatever_its_speed(
+            mps in 1.5f64..30.0,
+            jitter in proptest::collection::vec(-0.25f64..0.25, 400),
+            up in any::<bool>(),
+        ) {
+            let mut c = metric();
+            let ys = jitter.iter().enumerate().map(|(i, j)| {
+                let progress = (mps * 0.04 * i as f64).min(30.0) + j;
+                if up { 25.0 - progress } else { -5.0 + progress }
+            });
+            prop_assert_eq!(drive(&mut c, ys), vec![if up { -1 } else { 1 }]);
+        }
     }
 
     proptest! {
@@ -177,7 +321,7 @@ mod tests {
             let mut n = 0;
             for s in steps {
                 y += s;
-                if c.observe(1, [100.0, y], None, true).is_some() { n += 1; }
+                if c.observe(1, 0.0, [100.0, y], None, true).is_some() { n += 1; }
             }
             prop_assert!(n <= 1);
         }
@@ -190,7 +334,7 @@ mod tests {
             for (i, s) in steps.iter().enumerate() {
                 let y = 100.0 + (start + s).clamp(-2.99, 2.99);
                 let _ = i;
-                if c.observe(1, [100.0, y], None, true).is_some() { n += 1; }
+                if c.observe(1, 0.0, [100.0, y], None, true).is_some() { n += 1; }
             }
             prop_assert_eq!(n, 0);
         }
@@ -203,7 +347,7 @@ mod tests {
             for (i, j) in jitter.iter().enumerate() {
                 let progress = 70.0 + i as f64 + j;
                 let y = if up { 200.0 - progress } else { progress };
-                if let Some(x) = c.observe(1, [100.0, y], None, true) { got.push(x.direction); }
+                if let Some(x) = c.observe(1, 0.0, [100.0, y], None, true) { got.push(x.direction); }
             }
             let last = 70.0 + 59.0 + jitter[59];
             if last >= 103.0 {

@@ -22,7 +22,7 @@ use crate::movements::MovementCounter;
 use crate::queues::{LANE_BIN_S, LaneMeasurement, LaneMeter};
 use crate::signals::{Light, SignalFeed, read_signal_head};
 use crate::track::{Track, TrackState, Tracker, TrackerParams};
-use crate::violations::{Finding, ZoneRules};
+use crate::violations::{Finding, WrongWayWitness, ZoneRules};
 
 /// Cumulative time per stage, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -65,6 +65,7 @@ pub struct CameraPipeline {
     movements: MovementCounter,
     lanes: LaneMeter,
     rules: ZoneRules,
+    wrong_way: WrongWayWitness,
     evidence: Option<EvidenceWriter>,
     /// Violations waiting for the end of their evidence clip, by the clip's file stem.
     held: Vec<(String, VisionEvent)>,
@@ -99,6 +100,7 @@ impl CameraPipeline {
             movements,
             lanes,
             rules,
+            wrong_way: WrongWayWitness::default(),
             evidence,
             held: Vec::new(),
             session: None,
@@ -208,7 +210,8 @@ impl CameraPipeline {
         for (li, counter) in self.counters.iter_mut().enumerate() {
             let line = &self.setup.lines[li];
             for tr in &tracks {
-                let Some(c) = counter.observe(tr.id, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
+                let Some(c) =
+                    counter.observe(tr.id, t, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
                 else {
                     continue;
                 };
@@ -235,12 +238,18 @@ impl CameraPipeline {
                     }),
                 });
                 crossed.push((li, tr.id, c.direction));
-                if line.approach.is_some() && c.direction < 0 {
-                    findings.push(Finding {
-                        violation: ViolationType::WrongWay,
-                        place: line.geometry.id.clone(),
-                        track: tr.id,
-                    });
+                if let Some(approach) = line.approach.as_deref()
+                    && c.direction < 0
+                {
+                    let lines_of_approach =
+                        self.setup.lines.iter().filter(|l| l.approach.as_deref() == Some(approach)).count();
+                    if self.wrong_way.crossed_against(tr.id, approach, &line.geometry.id, lines_of_approach.min(2)) {
+                        findings.push(Finding {
+                            violation: ViolationType::WrongWay,
+                            place: line.geometry.id.clone(),
+                            track: tr.id,
+                        });
+                    }
                 }
                 if line.kind == LineKind::StopLine
                     && c.direction > 0
@@ -278,6 +287,8 @@ impl CameraPipeline {
         for tr in &tracks {
             findings.extend(self.rules.judge(t, tr));
         }
+        self.rules.retain(&|id| alive.contains(&id));
+        self.wrong_way.retain(&|id| alive.contains(&id));
         if let Some(ev) = &mut self.evidence {
             ev.remember(&frame.image, t)?;
         }

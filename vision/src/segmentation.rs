@@ -174,7 +174,7 @@ pub fn truth_crossings(dataset: &Path, line: [f64; 4], first: u64, last: u64, fp
         }
         let t = (n - 1) as f64 / fps;
         for tr in tracker.update(t, &dets) {
-            if let Some(c) = counter.observe(tr.id, tr.ground_point_px(), None, tr.is_counted_state()) {
+            if let Some(c) = counter.observe(tr.id, t, tr.ground_point_px(), None, tr.is_counted_state()) {
                 out.push((n, c.direction));
             }
         }

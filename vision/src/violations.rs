@@ -10,6 +10,16 @@ use crate::track::Track;
 
 /// Below this a vehicle is stopped (km/h): box jitter makes a parked car "move" a little.
 const STOPPED_KMH: f64 = 4.0;
+/// Enforcement tolerance over a speed zone's limit: the measurement error of a camera's
+/// ground point, as speed enforcement allows for its instrument's error.
+const SPEED_TOLERANCE: f64 = 0.10;
+/// A speed is measured as a section speed over at least this much travel inside the zone
+/// and this long: a single frame's speed is one box's jitter away from the truth.
+const SECTION_MIN_M: f64 = 8.0;
+const SECTION_MIN_S: f64 = 0.5;
+/// A solid line is crossed when the vehicle stays across it this long: the box of a vehicle
+/// beside the line (or two merged into one) spills over it for moments all the time.
+const SOLID_DWELL_S: f64 = 1.0;
 
 pub fn inside(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
     let mut inside = false;
@@ -37,6 +47,10 @@ pub struct ZoneRules {
     /// Solid lane lines, one crossing counter per polyline segment.
     solid: Vec<(String, Vec<LineCounter>)>,
     stopped_since: HashMap<(u64, usize), f64>,
+    /// Where and when a track was first seen inside a speed zone: the start of its section.
+    section_start: HashMap<(u64, usize), (f64, [f64; 2])>,
+    /// Solid-line segments a track crossed (when, which way), waiting for it to stay across.
+    solid_crossed: HashMap<(u64, String, usize), (f64, i8)>,
     reported: HashSet<(u64, String, ViolationType)>,
 }
 
@@ -57,7 +71,14 @@ impl ZoneRules {
                 (z.id.clone(), segs)
             })
             .collect();
-        Self { zones: zones.to_vec(), solid, stopped_since: HashMap::new(), reported: HashSet::new() }
+        Self {
+            zones: zones.to_vec(),
+            solid,
+            stopped_since: HashMap::new(),
+            section_start: HashMap::new(),
+            solid_crossed: HashMap::new(),
+            reported: HashSet::new(),
+        }
     }
 
     /// The lane (from the kerb) of an approach whose queue zone holds the point.
@@ -80,12 +101,15 @@ impl ZoneRules {
         for (zi, z) in self.zones.iter().enumerate() {
             if !matches!(z.kind, ZoneKind::NoStopping | ZoneKind::Speed) || !inside(&z.points, p) {
                 self.stopped_since.remove(&(track.id, zi));
+                self.section_start.remove(&(track.id, zi));
                 continue;
             }
             match z.kind {
                 ZoneKind::Speed => {
-                    if let (Some(limit), Some(v)) = (z.speed_limit_kmh, speed)
-                        && v > limit
+                    let (Some(limit), Some(g)) = (z.speed_limit_kmh, track.ground_point_m()) else { continue };
+                    let (t0, g0) = *self.section_start.entry((track.id, zi)).or_insert((t_s, g));
+                    let (dt, dist) = (t_s - t0, ((g[0] - g0[0]).powi(2) + (g[1] - g0[1]).powi(2)).sqrt());
+                    if dt >= SECTION_MIN_S && dist >= SECTION_MIN_M && dist / dt * 3.6 > limit * (1.0 + SPEED_TOLERANCE)
                     {
                         out.push(Finding { violation: ViolationType::Speeding, place: z.id.clone(), track: track.id });
                     }
@@ -108,9 +132,20 @@ impl ZoneRules {
                 _ => {}
             }
         }
+        let g = track.ground_point_m();
         for (id, segs) in &mut self.solid {
-            for s in segs.iter_mut() {
-                if s.observe(track.id, p, track.ground_point_m(), true).is_some() {
+            for (si, s) in segs.iter_mut().enumerate() {
+                let key = (track.id, id.clone(), si);
+                if let Some(c) = s.observe(track.id, t_s, p, g, true) {
+                    self.solid_crossed.insert(key.clone(), (t_s, c.direction));
+                }
+                let Some(&(since, direction)) = self.solid_crossed.get(&key) else { continue };
+                let beyond = s.line.signed_distance(p, g) * f64::from(direction);
+                if beyond < s.line.hysteresis {
+                    // Back over the line: a box that spilled across it for a moment.
+                    self.solid_crossed.remove(&key);
+                } else if t_s - since >= SOLID_DWELL_S {
+                    self.solid_crossed.remove(&key);
                     out.push(Finding { violation: ViolationType::SolidLine, place: id.clone(), track: track.id });
                 }
             }
@@ -118,11 +153,115 @@ impl ZoneRules {
         out.retain(|f| self.reported.insert((f.track, f.place.clone(), f.violation)));
         out
     }
+
+    /// Forgets tracks the tracker has dropped.
+    pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
+        self.stopped_since.retain(|k, _| alive(k.0));
+        self.section_start.retain(|k, _| alive(k.0));
+        self.solid_crossed.retain(|k, _| alive(k.0));
+        self.reported.retain(|k| alive(k.0));
+        for (_, segs) in &mut self.solid {
+            for s in segs.iter_mut() {
+                s.retain(alive);
+            }
+        }
+    }
+}
+
+/// Wrong-way driving is confirmed by two of the approach's lines crossed against its flow
+/// (one where the camera has only one). A single backward crossing is too often a box of
+/// the opposing traffic spilling over the centre line, or a track handed the vehicle behind;
+/// a wrong-way driver passes the stop line and the count line tens of metres apart.
+#[derive(Debug, Default)]
+pub struct WrongWayWitness {
+    against: HashMap<(u64, String), HashSet<String>>,
+}
+
+impl WrongWayWitness {
+    /// Records that `track` crossed `line` of `approach` against the flow; true when that
+    /// makes `needed` distinct lines.
+    pub fn crossed_against(&mut self, track: u64, approach: &str, line: &str, needed: usize) -> bool {
+        let lines = self.against.entry((track, approach.to_owned())).or_default();
+        lines.insert(line.to_owned());
+        lines.len() >= needed.max(1)
+    }
+
+    pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
+        self.against.retain(|k, _| alive(k.0));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrong_way_needs_two_lines_of_the_approach() {
+        let mut w = WrongWayWitness::default();
+        assert!(!w.crossed_against(1, "J1-W", "J1-W-stop", 2));
+        assert!(!w.crossed_against(1, "J1-W", "J1-W-stop", 2), "the same line twice is one line");
+        assert!(!w.crossed_against(2, "J1-W", "J1-W-count", 2), "another track's crossing does not add up");
+        assert!(w.crossed_against(1, "J1-W", "J1-W-count", 2));
+        assert!(w.crossed_against(3, "J2-E", "J2-E-stop", 1), "a camera with one line of the approach");
+        w.retain(&|id| id != 1);
+        assert!(!w.crossed_against(1, "J1-W", "J1-W-count", 2), "a dropped track starts again");
+    }
+
+    /// Runs one vehicle (box centre at `centre_m(t)` in metres, on a camera where 10 px are
+    /// 1 m) through `zone` at 25 frames/s for 6 s; returns the findings.
+    fn findings(zone: Zone, centre_m: impl Fn(f64) -> [f64; 2]) -> Vec<Finding> {
+        use crate::detect::{BoxPx, Detection, VehicleKind};
+        use crate::track::{Tracker, TrackerParams};
+        let h = nutgiao_config::Homography {
+            image_to_ground: nalgebra::Matrix3::new(0.1, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 1.0),
+            ground_to_image: nalgebra::Matrix3::new(10.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0, 1.0),
+        };
+        let mut rules = ZoneRules::new(&[zone], Some(&h));
+        let mut tracker = Tracker::new(TrackerParams::default(), Some(h));
+        let mut out = Vec::new();
+        for i in 0..150 {
+            let t = f64::from(i) * 0.04;
+            let [x, y] = centre_m(t);
+            let bbox = BoxPx { x: x * 10.0 - 9.0, y: y * 10.0 - 20.0, w: 18.0, h: 40.0 };
+            let det = Detection { bbox, kind: VehicleKind::Car, confidence: 1.0 };
+            for tr in tracker.update(t, &[det]).to_vec() {
+                out.extend(rules.judge(t, &tr));
+            }
+        }
+        out
+    }
+
+    fn zone(kind: ZoneKind, points: Vec<[f64; 2]>) -> Zone {
+        Zone { id: "z".into(), kind, points, approach: None, max_dwell_s: None, speed_limit_kmh: Some(50.0) }
+    }
+
+    /// Speeding findings of one vehicle at `kmh` with `jitter_m` of alternating box jitter
+    /// down a 50 km/h zone.
+    fn speeding_findings(kmh: f64, jitter_m: f64) -> usize {
+        let z = zone(ZoneKind::Speed, vec![[0.0, 0.0], [400.0, 0.0], [400.0, 4000.0], [0.0, 4000.0]]);
+        let found = findings(z, |t| {
+            let jitter = if (t / 0.04).round() as i64 % 2 == 0 { jitter_m } else { -jitter_m };
+            [18.0, 10.0 + kmh / 3.6 * t + jitter]
+        });
+        found.iter().filter(|f| f.violation == ViolationType::Speeding).count()
+    }
+
+    #[test]
+    fn a_solid_line_counts_only_when_the_vehicle_stays_across() {
+        // The line runs down the image at x = 10 m; the vehicle drives down beside it.
+        let line = || zone(ZoneKind::SolidLine, vec![[100.0, 0.0], [100.0, 4000.0]]);
+        let lane_change = findings(line(), |t| [8.5 + (t - 1.0).clamp(0.0, 1.0) * 3.0, 5.0 + 8.0 * t]);
+        assert_eq!(lane_change.len(), 1, "changed lane over the solid line: {lane_change:?}");
+        let spill = findings(line(), |t| [if (1.0..1.6).contains(&t) { 11.2 } else { 8.5 }, 5.0 + 8.0 * t]);
+        assert!(spill.is_empty(), "a box over the line for 0.6 s: {spill:?}");
+    }
+
+    #[test]
+    fn speeding_is_a_section_speed_over_the_limit_and_its_tolerance() {
+        assert_eq!(speeding_findings(65.0, 0.0), 1, "30 % over: reported once");
+        assert_eq!(speeding_findings(53.0, 0.0), 0, "within the 10 % tolerance");
+        assert_eq!(speeding_findings(50.0, 0.6), 0, "at the limit, a jittering box is not a speeder");
+    }
 
     #[test]
     fn point_in_polygon() {
