@@ -457,16 +457,18 @@ impl Sequencer {
 /// Share of the coordinated stage's green above its minimum that a side stage may take when
 /// it is still in use at its planned end. Measured on the arterial (docs/sumo.md): 0.15-0.25
 /// was best in both simulators before the arterial hold; with the hold (which takes side
-/// time at the other end of the side stage) 0.3 is best in nutgiao's simulator (0.2 and 0.4
-/// lose 0.2-0.6 s); at 0.45 and above the arterial loses more than the side gains.
+/// time at the other end of the side stage) 0.3 is best in nutgiao's simulator (0.2, 0.25 and
+/// 0.4 lose 0.1-0.3 s); at 0.45 and above the arterial loses more than the side gains.
 pub const SIDE_EXTENSION_SHARE: f64 = 0.3;
 
 /// Longest an actuated-coordinated plan's coordinated stage is held past its yield point for
 /// vehicles still arriving on its advance loops. With two-way alternating offsets a platoon
 /// reaches the next stop line a little after that intersection's yield point (start-up and
 /// the yellow the upstream vehicles cross in), and a vehicle that misses it waits a whole
-/// red. Measured on the arterial (nutgiao's simulator, seeds 1..5): a hold of 3-6 s takes
-/// the arterial's time loss from 25.1 s to 22.5 s per vehicle; 2 s gains less, 8 s no more.
+/// red. Measured on the arterial (nutgiao's simulator, seeds 1..5, docs/sumo.md): a hold of
+/// 3-6 s takes the arterial's time loss from 25.1 s to 22.5 s per vehicle but costs the side
+/// streets 2-3 s, so the mean gains 0.3 s; with the 0.3 run-on share and one set of splits
+/// for the corridor 0.7 s. 2 s gains less, 8 s no more.
 pub const ARTERIAL_HOLD_S: f64 = 4.0;
 /// A vehicle that passed an advance loop less than this long ago holds the coordinated
 /// stage (with the site's 60 m advance loops at 50 km/h: still 10 m or more from the stop

@@ -1,16 +1,14 @@
 //! Corridor coordination: one common cycle (the longest Webster cycle of the corridor, so
 //! that the critical intersection has its capacity, or the two-way progression cycle when
-//! that is longer or nearly as long), the same splits at every intersection (from the
-//! corridor's highest flow ratio per stage): each side stage the green that serves its
-//! mean arrivals at saturation flow, the coordinated (first) stage the rest; and offsets
-//! that make a two-way green wave along the links between the intersections.
+//! that is longer or nearly as long), the same Webster splits at every intersection (from
+//! the corridor's highest flow ratio per stage), and offsets that make a two-way green wave
+//! along the links between the intersections.
 
 use nutgiao_config::{Intersection, Site};
 
+use super::PlanAlgorithm;
 use super::webster::{REPLAN_S, Webster, plan_for, webster_cycle_s};
-use super::{PlanAlgorithm, tidy_splits};
-use crate::plan::{Coordination, CorridorPlan, IntersectionPlan, stage_change_interval_s};
-use crate::safety::stage_min_green_s;
+use crate::plan::{Coordination, CorridorPlan, stage_change_interval_s};
 use crate::signal::DetectorSnapshot;
 
 /// Wraps a time difference into (-C/2, C/2].
@@ -90,42 +88,6 @@ fn corridor_ratios(ys: &[Vec<f64>]) -> Vec<Vec<f64>> {
     vec![common; ys.len()]
 }
 
-/// Splits of a coordinated plan at `cycle_s`: every stage after the first gets the green that
-/// serves its mean arrivals at saturation flow (flow ratio x cycle, plus the start-up lost
-/// time), never below its minimum; the first (coordinated) stage gets the rest. Actuated
-/// coordination gives a side stage more when its queue needs it (`Mode::Coordinated`'s
-/// run-on) and the arterial its unused time. Webster's splits when the rest would not reach
-/// the first stage's minimum green.
-pub fn coordinated_splits(
-    site: &Site,
-    inter: &Intersection,
-    y: &[f64],
-    cycle_s: f64,
-    plan_id: u16,
-) -> IntersectionPlan {
-    let n = inter.stages.len();
-    let webster = || plan_for(site, inter, y, Some(cycle_s), plan_id);
-    if n < 2 || y.len() != n {
-        return webster();
-    }
-    let change: Vec<f64> = (0..n).map(|s| stage_change_interval_s(inter, s)).collect();
-    let min_g: Vec<f64> = (0..n).map(|s| stage_min_green_s(inter, s)).collect();
-    let slack = 0.1 * n as f64;
-    let mut greens: Vec<f64> = (0..n).map(|s| (y[s] * cycle_s + STARTUP_LOST_S).max(min_g[s])).collect();
-    greens[0] = cycle_s - change.iter().sum::<f64>() - slack - greens[1..].iter().sum::<f64>();
-    if greens[0] < min_g[0] {
-        return webster();
-    }
-    let splits: Vec<f64> = greens.iter().zip(&change).map(|(g, c)| g + c).collect();
-    IntersectionPlan {
-        plan_id,
-        intersection: inter.id.clone(),
-        cycle_s,
-        offset_s: 0.0,
-        splits_s: tidy_splits(cycle_s, &splits),
-    }
-}
-
 pub struct GreenWave {
     name: String,
     webster: Webster,
@@ -145,8 +107,8 @@ impl GreenWave {
 }
 
 /// The coordinated corridor plan for flow ratios `ys` (per intersection, per stage), flagged
-/// to run as `coordination` says. Actuated-coordinated plans get `coordinated_splits`;
-/// fixed-time plans Webster's, because their side stages cannot run on when a queue needs it.
+/// to run as `coordination` says: Webster splits from the corridor's flow ratios
+/// (`corridor_ratios`) at the common cycle, alternating offsets.
 pub fn coordinated_plan(
     site: &Site,
     ys: &[Vec<f64>],
@@ -173,10 +135,7 @@ pub fn coordinated_plan(
         _ => cycle,
     };
     let ys = corridor_ratios(ys);
-    let splits = |inter: &Intersection, y: &[f64], cycle: f64| match coordination {
-        Coordination::ActuatedCoordinated => coordinated_splits(site, inter, y, cycle, plan_id),
-        Coordination::FixedTime => plan_for(site, inter, y, Some(cycle), plan_id),
-    };
+    let splits = |inter: &Intersection, y: &[f64], cycle: f64| plan_for(site, inter, y, Some(cycle), plan_id);
     let mut intersections: Vec<_> =
         site.intersections.iter().zip(&ys).map(|(inter, y)| splits(inter, y, cycle)).collect();
     // A minimum-green floor may have lengthened one cycle: coordinate on the longest.
@@ -249,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn every_intersection_gets_the_same_splits_with_side_stages_at_their_mean_demand() {
+    fn every_intersection_gets_the_same_splits_and_the_wave_keeps_its_cycle() {
         let site = arterial();
         // J2's side street counted more: every intersection plans for it.
         let plan = coordinated_plan(
@@ -264,9 +223,9 @@ mod tests {
             validate_plan(site.intersection(&p.intersection).unwrap(), p).unwrap();
             assert_eq!((p.cycle_s, &p.splits_s), (first.cycle_s, &first.splits_s), "{plan:?}");
         }
-        // Side: 0.16 x 45 s + 2 s start-up = 9.2 s of green, its 5.5 s change interval and
-        // the 0.1 s per stage of rounding slack.
-        assert!((first.splits_s[1] - 14.9).abs() < 0.05, "{first:?}");
+        // Webster's splits for the highest ratios (0.30, 0.16) at J1's 45 s cycle.
+        let j1 = site.intersection("J1").unwrap();
+        assert_eq!(first.splits_s, plan_for(&site, j1, &[0.30, 0.16], Some(45.0), 100).splits_s);
         // Webster's cycle a little above the progression cycle (46.4 s here) keeps the wave.
         let y = vec![vec![0.38, 0.2]; 3];
         let lost: f64 = (0..2).map(|s| stage_change_interval_s(site.intersection("J1").unwrap(), s)).sum();
