@@ -1,6 +1,6 @@
 //! One camera's processing of one frame: detect -> classify -> track -> count -> judge.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
@@ -66,6 +66,8 @@ pub struct CameraPipeline {
     lanes: LaneMeter,
     rules: ZoneRules,
     wrong_way: WrongWayWitness,
+    /// Counts against an approach's flow waiting for a second line to confirm them, by track.
+    held_backward: HashMap<u64, Vec<(usize, VisionEvent)>>,
     evidence: Option<EvidenceWriter>,
     /// Violations waiting for the end of their evidence clip, by the clip's file stem.
     held: Vec<(String, VisionEvent)>,
@@ -101,6 +103,7 @@ impl CameraPipeline {
             lanes,
             rules,
             wrong_way: WrongWayWitness::default(),
+            held_backward: HashMap::new(),
             evidence,
             held: Vec::new(),
             session: None,
@@ -215,13 +218,8 @@ impl CameraPipeline {
                 else {
                     continue;
                 };
-                if c.direction > 0 {
-                    self.totals[li].1 += 1;
-                } else {
-                    self.totals[li].2 += 1;
-                }
                 let lane = self.rules.lane_of(line.approach.as_deref(), tr.ground_point_px());
-                events.push(VisionEvent {
+                let event = VisionEvent {
                     id: format!("{camera}:count:{stamp}:{}:{}", tr.id, line.geometry.id),
                     camera: camera.clone(),
                     pts_s: t,
@@ -236,21 +234,37 @@ impl CameraPipeline {
                         bbox: [tr.bbox.x, tr.bbox.y, tr.bbox.w, tr.bbox.h],
                         ground_m: tr.ground_point_m(),
                     }),
-                });
-                crossed.push((li, tr.id, c.direction));
+                };
                 if let Some(approach) = line.approach.as_deref()
                     && c.direction < 0
                 {
+                    // Against an approach's flow: only a wrong-way driver, confirmed by a
+                    // second line of the approach, really goes this way; until then the
+                    // count is held, and dropped with the track (docs/vision.md).
                     let lines_of_approach =
                         self.setup.lines.iter().filter(|l| l.approach.as_deref() == Some(approach)).count();
-                    if self.wrong_way.crossed_against(tr.id, approach, &line.geometry.id, lines_of_approach.min(2)) {
-                        findings.push(Finding {
-                            violation: ViolationType::WrongWay,
-                            place: line.geometry.id.clone(),
-                            track: tr.id,
-                        });
+                    if !self.wrong_way.crossed_against(tr.id, approach, &line.geometry.id, lines_of_approach.min(2)) {
+                        self.held_backward.entry(tr.id).or_default().push((li, event));
+                        continue;
+                    }
+                    findings.push(Finding {
+                        violation: ViolationType::WrongWay,
+                        place: line.geometry.id.clone(),
+                        track: tr.id,
+                    });
+                    for (held_li, held) in self.held_backward.remove(&tr.id).unwrap_or_default() {
+                        self.totals[held_li].2 += 1;
+                        crossed.push((held_li, tr.id, -1));
+                        events.push(held);
                     }
                 }
+                if c.direction > 0 {
+                    self.totals[li].1 += 1;
+                } else {
+                    self.totals[li].2 += 1;
+                }
+                events.push(event);
+                crossed.push((li, tr.id, c.direction));
                 if line.kind == LineKind::StopLine
                     && c.direction > 0
                     && approach_is_red(&self.setup, line.approach.as_deref(), &frame.image, signals)
@@ -289,6 +303,7 @@ impl CameraPipeline {
         }
         self.rules.retain(&|id| alive.contains(&id));
         self.wrong_way.retain(&|id| alive.contains(&id));
+        self.held_backward.retain(|id, _| alive.contains(id));
         if let Some(ev) = &mut self.evidence {
             ev.remember(&frame.image, t)?;
         }
