@@ -22,7 +22,7 @@ use crate::movements::MovementCounter;
 use crate::queues::{LANE_BIN_S, LaneMeasurement, LaneMeter};
 use crate::signals::{Light, SignalFeed, read_signal_head};
 use crate::track::{Track, TrackState, Tracker, TrackerParams};
-use crate::violations::{Finding, WrongWayWitness, ZoneRules};
+use crate::violations::{Finding, RUN_THROUGH_M, RedLightWitness, WrongWayWitness, ZoneRules};
 
 /// Cumulative time per stage, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -66,6 +66,7 @@ pub struct CameraPipeline {
     lanes: LaneMeter,
     rules: ZoneRules,
     wrong_way: WrongWayWitness,
+    red_light: RedLightWitness,
     /// Counts against an approach's flow waiting for a second line to confirm them, by track.
     held_backward: HashMap<u64, Vec<(usize, VisionEvent)>>,
     evidence: Option<EvidenceWriter>,
@@ -103,6 +104,7 @@ impl CameraPipeline {
             lanes,
             rules,
             wrong_way: WrongWayWitness::default(),
+            red_light: RedLightWitness::default(),
             held_backward: HashMap::new(),
             evidence,
             held: Vec::new(),
@@ -269,14 +271,25 @@ impl CameraPipeline {
                     && c.direction > 0
                     && approach_is_red(&self.setup, line.approach.as_deref(), &frame.image, signals)
                 {
-                    findings.push(Finding {
-                        violation: ViolationType::RedLight,
-                        place: line.geometry.id.clone(),
-                        track: tr.id,
-                    });
+                    self.red_light.crossed_on_red(tr.id, li, t);
                 }
             }
             counter.retain(&|id| alive.contains(&id));
+        }
+        // A crossing on red is a runner once the vehicle drives on into the junction.
+        self.red_light.retain(&|id| alive.contains(&id));
+        for (track, li) in self.red_light.waiting() {
+            let Some(tr) = tracks.iter().find(|x| x.id == track) else { continue };
+            let line = &self.setup.lines[li].geometry;
+            let beyond = if tr.ground_point_m().is_some() {
+                line.signed_distance(tr.ground_point_px(), tr.ground_point_m())
+            } else {
+                // Uncalibrated: in pixels, as far as a car's box is high.
+                line.signed_distance(tr.ground_point_px(), None) * RUN_THROUGH_M / tr.bbox.h.max(1.0)
+            };
+            if self.red_light.confirm(track, li, t, beyond) {
+                findings.push(Finding { violation: ViolationType::RedLight, place: line.id.clone(), track });
+            }
         }
         for m in self.movements.crossed_in_frame(&crossed, t) {
             let Some(tr) = tracks.iter().find(|x| x.id == m.track) else { continue };

@@ -168,6 +168,45 @@ impl ZoneRules {
     }
 }
 
+/// A red-light runner is confirmed by driving on into the junction: the stop-line crossing
+/// on red is held until the vehicle's ground point is `RUN_THROUGH_M` past the line (within
+/// `RUN_THROUGH_S`). At night a queued car's headlight pool, or a box that grows when blobs
+/// merge, pushes the box's bottom over the stop line while the car stands.
+#[derive(Debug, Default)]
+pub struct RedLightWitness {
+    crossed_on_red: HashMap<(u64, usize), f64>,
+}
+
+/// How far past the stop line a red-light runner is seen before it is reported.
+pub const RUN_THROUGH_M: f64 = 4.0;
+const RUN_THROUGH_S: f64 = 5.0;
+
+impl RedLightWitness {
+    /// `track` crossed stop line `line` while its approach showed red.
+    pub fn crossed_on_red(&mut self, track: u64, line: usize, t_s: f64) {
+        self.crossed_on_red.entry((track, line)).or_insert(t_s);
+    }
+
+    /// The track is `beyond_m` past `line` now; true (once) when that confirms a runner.
+    pub fn confirm(&mut self, track: u64, line: usize, t_s: f64, beyond_m: f64) -> bool {
+        let Some(&since) = self.crossed_on_red.get(&(track, line)) else { return false };
+        if beyond_m >= RUN_THROUGH_M || t_s - since > RUN_THROUGH_S || t_s < since {
+            self.crossed_on_red.remove(&(track, line));
+            return beyond_m >= RUN_THROUGH_M && t_s >= since && t_s - since <= RUN_THROUGH_S;
+        }
+        false
+    }
+
+    /// The (track, line) pairs waiting for confirmation.
+    pub fn waiting(&self) -> Vec<(u64, usize)> {
+        self.crossed_on_red.keys().copied().collect()
+    }
+
+    pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
+        self.crossed_on_red.retain(|k, _| alive(k.0));
+    }
+}
+
 /// Wrong-way driving is confirmed by two of the approach's lines crossed against its flow
 /// (one where the camera has only one). A single backward crossing is too often a box of
 /// the opposing traffic spilling over the centre line, or a track handed the vehicle behind;
@@ -194,6 +233,21 @@ impl WrongWayWitness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_red_light_runner_is_one_that_drives_on() {
+        let mut w = RedLightWitness::default();
+        w.crossed_on_red(1, 0, 10.0);
+        assert!(!w.confirm(1, 0, 10.2, 1.5), "just over the line");
+        assert!(w.confirm(1, 0, 10.6, 4.2), "in the junction");
+        assert!(!w.confirm(1, 0, 10.7, 6.0), "reported once");
+        // A queued car whose box grows over the line at night, and stays there.
+        w.crossed_on_red(2, 0, 20.0);
+        assert!(!w.confirm(2, 0, 21.0, 1.2));
+        assert!(!w.confirm(2, 0, 25.1, 1.3), "expired");
+        assert!(!w.confirm(2, 0, 26.0, 8.0), "drives off on the next green: not a runner");
+        assert!(w.waiting().is_empty());
+    }
 
     #[test]
     fn wrong_way_needs_two_lines_of_the_approach() {
