@@ -61,8 +61,11 @@ impl GroundCamera {
             return None;
         }
         let (mut r1, mut r2, mut t) = (r1 / s, r2 / s, tt / s);
-        // Points on the road are in front of the camera (positive depth).
-        if t[2] < 0.0 {
+        // Points on the road in view are in front of the camera (positive depth). The site's
+        // origin may be behind the camera (a camera at x = 286 m looking east), so the sign is
+        // judged at the ground point under the bottom centre of the picture, not at the origin.
+        let seen = h.to_ground([cx, image_size[1] * 0.9])?;
+        if r1[2] * seen[0] + r2[2] * seen[1] + t[2] < 0.0 {
             r1 = -r1;
             r2 = -r2;
             t = -t;
@@ -192,6 +195,32 @@ mod tests {
             .map(|g| CalibrationPoint { image: cam.project([g[0], g[1], 0.0]).unwrap(), ground: *g })
             .collect();
         (cam, Homography::estimate(&pts).unwrap())
+    }
+
+    /// The arterial's cam-J2-E: at x = 286 m looking east, the site's origin 286 m behind it.
+    #[test]
+    fn the_pose_is_recovered_when_the_site_origin_is_behind_the_camera() {
+        let pose = CameraPose {
+            position_m: [286.0, 13.0, 11.0],
+            heading_deg: 103.0,
+            tilt_deg: 19.0,
+            horizontal_fov_deg: 62.0,
+        };
+        let cam = Pinhole::new(&pose, [1280, 720]);
+        let pts: Vec<CalibrationPoint> = [[307.2, 6.4], [307.2, -6.4], [360.0, 6.4], [360.0, -6.4], [330.0, 0.0]]
+            .iter()
+            .map(|g| CalibrationPoint { image: cam.project([g[0], g[1], 0.0]).unwrap(), ground: *g })
+            .collect();
+        let h = Homography::estimate(&pts).unwrap();
+        let g = GroundCamera::from_homography(&h, [1280.0, 720.0]).unwrap();
+        for (got, want) in g.centre.iter().zip([286.0, 13.0, 11.0]) {
+            assert!((got - want).abs() < 0.05, "centre {:?}", g.centre);
+        }
+        assert!((g.r.determinant() - 1.0).abs() < 1e-6, "a rotation, not a reflection");
+        // A roof 1.45 m up, 40 m out, lands where the true camera sees it.
+        let roof = [340.0, 2.0, 1.45];
+        let (a, b) = (g.project(roof).unwrap(), cam.project(roof).unwrap());
+        assert!((a[0] - b[0]).abs() < 1.0 && (a[1] - b[1]).abs() < 1.0, "{a:?} vs {b:?}");
     }
 
     #[test]
