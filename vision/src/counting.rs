@@ -166,7 +166,8 @@ impl LineCounter {
         let d = self.line.signed_distance(image, ground);
         let between_ends = (-END_MARGIN..=1.0 + END_MARGIN).contains(&self.line.along(image));
         let h = self.line.hysteresis;
-        // Only metres have a physical speed limit; a pixel line keeps the plain hysteresis.
+        // Only metres give a car length to judge a turn-round by; a pixel line keeps the
+        // plain hysteresis.
         let judge_motion = self.line.ground.is_some() && ground.is_some();
         let st = self.tracks.entry(track).or_default();
         if st.counted {
@@ -228,7 +229,7 @@ impl LineCounter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -260,13 +261,17 @@ mod tests {
         assert_eq!(c.observe(1, 0.0, [100.0, 112.0], None, true), Some(Crossing { track: 1, direction: 1 }));
     }
 
-    /// A line along image row 100 on a camera where 10 px are 1 m of ground, hysteresis 1 m.
-    fn metric() -> LineCounter {
-        let h = Homography {
+    /// A camera looking straight down where 10 px are 1 m of ground (for rule tests).
+    pub(crate) fn ten_px_a_metre() -> Homography {
+        Homography {
             image_to_ground: nalgebra::Matrix3::new(0.1, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 1.0),
             ground_to_image: nalgebra::Matrix3::new(10.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0, 1.0),
-        };
-        LineCounter::new(LineGeometry::new("m", [0.0, 100.0], [200.0, 100.0], 1.0, Some(&h)))
+        }
+    }
+
+    /// A line along image row 100 on a camera where 10 px are 1 m of ground, hysteresis 1 m.
+    fn metric() -> LineCounter {
+        LineCounter::new(LineGeometry::new("m", [0.0, 100.0], [200.0, 100.0], 1.0, Some(&ten_px_a_metre())))
     }
 
     /// Feeds ground positions (metres down the image, at x = 10 m) at 25 frames/s.

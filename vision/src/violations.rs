@@ -190,11 +190,12 @@ impl RedLightWitness {
     /// The track is `beyond_m` past `line` now; true (once) when that confirms a runner.
     pub fn confirm(&mut self, track: u64, line: usize, t_s: f64, beyond_m: f64) -> bool {
         let Some(&since) = self.crossed_on_red.get(&(track, line)) else { return false };
-        if beyond_m >= RUN_THROUGH_M || t_s - since > RUN_THROUGH_S || t_s < since {
+        let expired = t_s < since || t_s - since > RUN_THROUGH_S;
+        let ran_through = beyond_m >= RUN_THROUGH_M && !expired;
+        if ran_through || expired {
             self.crossed_on_red.remove(&(track, line));
-            return beyond_m >= RUN_THROUGH_M && t_s >= since && t_s - since <= RUN_THROUGH_S;
         }
-        false
+        ran_through
     }
 
     /// The (track, line) pairs waiting for confirmation.
@@ -266,10 +267,7 @@ mod tests {
     fn findings(zone: Zone, centre_m: impl Fn(f64) -> [f64; 2]) -> Vec<Finding> {
         use crate::detect::{BoxPx, Detection, VehicleKind};
         use crate::track::{Tracker, TrackerParams};
-        let h = nutgiao_config::Homography {
-            image_to_ground: nalgebra::Matrix3::new(0.1, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 1.0),
-            ground_to_image: nalgebra::Matrix3::new(10.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0, 1.0),
-        };
+        let h = crate::counting::tests::ten_px_a_metre();
         let mut rules = ZoneRules::new(&[zone], Some(&h));
         let mut tracker = Tracker::new(TrackerParams::default(), Some(h));
         let mut out = Vec::new();
