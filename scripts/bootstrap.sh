@@ -20,6 +20,21 @@ PACKAGES=(
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# On some sandboxes /dev/null is a regular file. Whatever one program discards there (a C
+# compiler's probe error, say) is then read back by the next program whose input is
+# /dev/null: cargo's `rustc -` target probe read "c++: error: unrecognized command-line
+# option '-?'" as Rust source and every build after it failed (cargo caches the failed
+# probe in target/.rustc_info.json). Put the character device back.
+if [ ! -c /dev/null ]; then
+  echo "bootstrap: /dev/null is not a character device here; recreating it"
+  $SUDO mknod -m 666 /dev/null.nutgiao c 1 3 && $SUDO mv -f /dev/null.nutgiao /dev/null
+  [ -c /dev/null ] || { echo "bootstrap: could not recreate /dev/null (mknod refused); builds may fail" >&2; }
+fi
+# A target probe that failed while /dev/null was a file stays cached; drop such a cache.
+if [ -f "$here/target/.rustc_info.json" ] && grep -q 'unknown start of token' "$here/target/.rustc_info.json"; then
+  rm -f "$here/target/.rustc_info.json"
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
