@@ -25,11 +25,15 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # /dev/null: cargo's `rustc -` target probe read "c++: error: unrecognized command-line
 # option '-?'" as Rust source and every build after it failed (cargo caches the failed
 # probe in target/.rustc_info.json). Put the character device back.
-if [ ! -c /dev/null ]; then
-  echo "bootstrap: /dev/null is not a character device here; recreating it"
-  $SUDO mknod -m 666 /dev/null.nutgiao c 1 3 && $SUDO mv -f /dev/null.nutgiao /dev/null
-  [ -c /dev/null ] || { echo "bootstrap: could not recreate /dev/null (mknod refused); builds may fail" >&2; }
-fi
+# Checked again at the end, in case a package script replaced it.
+ensure_dev_null() {
+  if [ ! -c /dev/null ]; then
+    echo "bootstrap: /dev/null is not a character device here; recreating it"
+    $SUDO mknod -m 666 /dev/null.nutgiao c 1 3 && $SUDO mv -f /dev/null.nutgiao /dev/null
+    [ -c /dev/null ] || echo "bootstrap: could not recreate /dev/null (mknod refused); builds may fail" >&2
+  fi
+}
+ensure_dev_null
 # A target probe that failed while /dev/null was a file stays cached; drop such a cache.
 if [ -f "$here/target/.rustc_info.json" ] && grep -q 'unknown start of token' "$here/target/.rustc_info.json"; then
   rm -f "$here/target/.rustc_info.json"
@@ -76,4 +80,5 @@ if [ -f "$here/tests/browser/package.json" ] && [ ! -d "$here/tests/browser/node
   (cd "$here/tests/browser" && npm install --no-audit --no-fund --silent)
 fi
 
+ensure_dev_null
 echo "bootstrap: done"
