@@ -4,6 +4,7 @@ pub mod background;
 pub mod classify;
 pub mod dnn;
 pub mod geometry;
+pub mod morph;
 
 use serde::{Deserialize, Serialize};
 
