@@ -107,6 +107,37 @@ impl Actuation {
             .any(|r| r.presence || r.gap_s < gap_s)
     }
 
+    /// Vehicles known to be between the phase's upstream (advance) loops and its stop line:
+    /// counted on its upstream loops since its green last ended, less those counted on its
+    /// stop-line loops since then. Zero or less once every vehicle that passed an advance
+    /// loop has crossed (or when the phase has no upstream loops); missing loops count
+    /// nothing.
+    pub fn between_loops(&self, phase: usize, snap: &DetectorSnapshot) -> i64 {
+        self.loops[phase]
+            .iter()
+            .zip(&self.counts_at_green_end[phase])
+            .filter_map(|(l, at_end)| {
+                let n = i64::from(snap.detectors.get(&l.id)?.count.wrapping_sub(*at_end));
+                Some(if l.kind == DetectorKind::Upstream { n } else { -n })
+            })
+            .sum()
+    }
+
+    /// Is a vehicle on one of the phase's stop-line loops?
+    pub fn at_stop_line(&self, phase: usize, snap: &DetectorSnapshot) -> bool {
+        self.loops[phase]
+            .iter()
+            .filter(|l| l.kind == DetectorKind::StopLine)
+            .filter_map(|l| snap.detectors.get(&l.id))
+            .any(|r| r.presence)
+    }
+
+    /// Is a vehicle on one of the phase's loops (either kind), or did one leave it less than
+    /// `gap_s` ago? Faulty or missing loops never count.
+    pub fn passed_within(&self, phase: usize, snap: &DetectorSnapshot, gap_s: f64) -> bool {
+        self.extends_within(phase, snap, gap_s)
+    }
+
     fn extends_within(&self, phase: usize, snap: &DetectorSnapshot, gap_s: f64) -> bool {
         self.loops[phase].iter().filter_map(|l| snap.detectors.get(&l.id)).any(|r| r.presence || r.gap_s < gap_s)
     }
@@ -172,6 +203,41 @@ mod tests {
         snap.detectors.remove("J1-N-0-stop");
         a.green_ended(p4, &snap);
         assert!(a.has_call(p4, &snap), "a missing loop puts its phase on recall");
+    }
+
+    #[test]
+    fn vehicles_between_the_loops_are_counted_from_the_end_of_green() {
+        let site = arterial();
+        let j1 = site.intersection("J1").unwrap();
+        let mut a = Actuation::new(j1);
+        let p4 = j1.phases.iter().position(|p| p.id == 4).unwrap();
+        let mut snap = DetectorSnapshot::default();
+        for d in &j1.detectors {
+            snap.detectors
+                .insert(d.id.clone(), DetectorReading { count: 7, occupancy: 0.0, presence: false, gap_s: 9.0 });
+        }
+        a.green_ended(p4, &snap);
+        assert_eq!(a.between_loops(p4, &snap), 0);
+        assert!(!a.at_stop_line(p4, &snap));
+        // Three vehicles pass the advance loop during red; then two cross the stop line.
+        snap.detectors.get_mut("J1-N-0-adv").unwrap().count = 10;
+        assert_eq!(a.between_loops(p4, &snap), 3);
+        snap.detectors.get_mut("J1-N-0-stop").unwrap().count = 9;
+        snap.detectors.get_mut("J1-N-0-stop").unwrap().presence = true;
+        assert_eq!(a.between_loops(p4, &snap), 1);
+        assert!(a.at_stop_line(p4, &snap));
+        assert!(a.passed_within(p4, &snap, 0.5), "a vehicle on a loop");
+        snap.detectors.get_mut("J1-N-0-stop").unwrap().presence = false;
+        snap.detectors.get_mut("J1-N-0-stop").unwrap().gap_s = 1.0;
+        assert!(a.passed_within(p4, &snap, 1.5) && !a.passed_within(p4, &snap, 0.5));
+        // Counters wrap like a cabinet's.
+        snap.detectors.get_mut("J1-N-0-adv").unwrap().count = u32::MAX;
+        a.green_ended(p4, &snap);
+        snap.detectors.get_mut("J1-N-0-adv").unwrap().count = 1;
+        assert_eq!(a.between_loops(p4, &snap), 2);
+        // A missing loop counts nothing.
+        snap.detectors.remove("J1-N-0-adv");
+        assert_eq!(a.between_loops(p4, &snap), 0);
     }
 
     #[test]

@@ -34,11 +34,12 @@ pub enum Mode {
     /// Actuated-coordinated: a plan's cycle, offset and order. The first, coordinated stage
     /// ends at the plan's yield point (the end of its split's green) wherever it started,
     /// or up to `ARTERIAL_HOLD_S` later while a vehicle is still arriving on its advance
-    /// loops (the tail of a platoon). Every other stage ends early on gap-out (after its
-    /// minimum green), so the arterial starts early and gets the time the side streets did
-    /// not use; a side stage still in use at its planned end may run on by
-    /// `SIDE_EXTENSION_SHARE` of the coordinated stage's green above its minimum, which the
-    /// coordinated stage gives up.
+    /// loops (the tail of a platoon; only the platoon phases' loops count where some are
+    /// set, see `set_platoon_phases`). Every other stage ends early once the vehicles it
+    /// knows of are served (`side_in_use`; after its minimum green), so the arterial starts
+    /// early and gets the time the side streets did not use; a side stage still in use at
+    /// its planned end may run on by `SIDE_EXTENSION_SHARE` of the coordinated stage's green
+    /// above its minimum, which the coordinated stage gives up.
     Coordinated(IntersectionPlan),
     /// An algorithm requests the stage (see `request_stage`); min green still holds and a
     /// requested change always runs the full yellow and red clearance.
@@ -123,6 +124,8 @@ pub struct Sequencer {
     cycle_start_s: f64,
     now_s: f64,
     start_red: Option<StartRed>,
+    /// Per phase (in `phases` order): fed by the platoons of an upstream signal.
+    platoon: Vec<bool>,
 }
 
 impl Sequencer {
@@ -163,7 +166,17 @@ impl Sequencer {
             start_red: None,
             cycle_start_s: 0.0,
             now_s: 0.0,
+            platoon: vec![false; inter.phases.len()],
         })
+    }
+
+    /// The phases whose approaches carry the platoons of an upstream signal of the corridor
+    /// (`algorithms::greenwave::platoon_phases`). Where the coordinated stage has some, only
+    /// their advance loops hold it past its yield point: the random arrivals of an entry
+    /// approach (an end of the corridor) then no longer hold it for stragglers. Unknown ids
+    /// are ignored; with none set (the default) every phase's loops hold as before.
+    pub fn set_platoon_phases(&mut self, ids: &[PhaseId]) {
+        self.platoon = self.phases.iter().map(|p| ids.contains(&p.id)).collect();
     }
 
     pub fn intersection(&self) -> &Intersection {
@@ -373,10 +386,15 @@ impl Sequencer {
                     // Past the yield point: hold for the tail of a platoon still arriving,
                     // within the hold and the stage's maximum green.
                     let limit = (end_s + ARTERIAL_HOLD_S).min(start_s + st.max_green_s.max(end_s - start_s));
-                    let arriving = st.phases.iter().any(|&p| self.actuation.approaching(p, snap, HOLD_GAP_S));
+                    let platoon = st.phases.iter().any(|&p| self.platoon[p]);
+                    let arriving = st
+                        .phases
+                        .iter()
+                        .filter(|&&p| !platoon || self.platoon[p])
+                        .any(|&p| self.actuation.approaching(p, snap, HOLD_GAP_S));
                     return (!arriving || now + EPS >= limit).then_some(1 % n);
                 }
-                let extended = st.phases.iter().any(|&p| self.actuation.extends(p, snap));
+                let extended = st.phases.iter().any(|&p| side_in_use(&self.actuation, p, snap));
                 // A side stage still in use may run on into the coordinated stage's time (whose
                 // end stays put), so a queue the split was too short for is not left behind.
                 let force_off =
@@ -461,6 +479,29 @@ impl Sequencer {
 /// 0.4 lose 0.1-0.3 s); at 0.45 and above the arterial loses more than the side gains.
 pub const SIDE_EXTENSION_SHARE: f64 = 0.3;
 
+/// A side stage of an actuated-coordinated plan stays green while a vehicle left one of
+/// its loops less than this long ago (besides the vehicles it knows of, `side_in_use`).
+/// At 1 s steps: a gap of at most 1 s, a queue discharging at saturation headways.
+pub const SIDE_GAP_S: f64 = 1.5;
+/// Vehicles counted between a side phase's advance loop and its stop line hold its green
+/// only while one of its loops saw a vehicle less than this long ago, so that a missed count
+/// cannot hold it to its force-off every cycle. 60 m at 40 km/h take 5.4 s.
+pub const BETWEEN_LOOPS_STALE_S: f64 = 6.0;
+
+/// Is a side (non-coordinated) phase of an actuated-coordinated plan still in use? A
+/// vehicle on a stop-line loop, a vehicle that passed an advance loop during red or green and
+/// has not crossed the stop line yet (`Actuation::between_loops`), or a vehicle on or just off
+/// any loop (`SIDE_GAP_S`). With the passage time alone (2.5 s on the arterial's side
+/// streets) the green ran 2.5 s past the last queued vehicle, yet gapped out before a
+/// vehicle that had passed the 60 m advance loop reached the stop line. Measured on the
+/// arterial (nutgiao's simulator, seeds 1..5, docs/sumo.md): 25.4 -> 25.0 s with the hold on
+/// every phase (seeds 6..10 24.8 -> 24.5 s, 11..20 25.1 -> 24.8 s).
+fn side_in_use(actuation: &Actuation, phase: usize, snap: &DetectorSnapshot) -> bool {
+    actuation.at_stop_line(phase, snap)
+        || (actuation.between_loops(phase, snap) > 0 && actuation.passed_within(phase, snap, BETWEEN_LOOPS_STALE_S))
+        || actuation.passed_within(phase, snap, SIDE_GAP_S)
+}
+
 /// Longest an actuated-coordinated plan's coordinated stage is held past its yield point for
 /// vehicles still arriving on its advance loops. With two-way alternating offsets a platoon
 /// reaches the next stop line a little after that intersection's yield point (start-up and
@@ -468,8 +509,10 @@ pub const SIDE_EXTENSION_SHARE: f64 = 0.3;
 /// red. Measured on the arterial (nutgiao's simulator, seeds 1..5, docs/sumo.md): a hold of
 /// 3-6 s takes the arterial's time loss from 25.1 s to 22.5 s per vehicle but costs the side
 /// streets 2-3 s, so the mean gains 0.3 s; with the 0.3 run-on share and one set of splits
-/// for the corridor 0.7 s. 2 s gains less, 8 s no more.
-pub const ARTERIAL_HOLD_S: f64 = 4.0;
+/// for the corridor 0.7 s. 2 s gains less, 8 s no more. With the side stages' `side_in_use`
+/// and the hold only for platoons at the ends of the corridor (`set_platoon_phases`), 4/5/6/8
+/// s give 25.0/24.9/24.9/24.9 s (seeds 6..10: 24.4/24.3/24.4/24.3 s).
+pub const ARTERIAL_HOLD_S: f64 = 6.0;
 /// A vehicle that passed an advance loop less than this long ago holds the coordinated
 /// stage (with the site's 60 m advance loops at 50 km/h: still 10 m or more from the stop
 /// line). Measured: 3.5 s is about 0.2 s better than the 2.5 s passage time.

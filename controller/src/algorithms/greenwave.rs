@@ -51,6 +51,27 @@ pub fn two_way_offsets(site: &Site, cycle_s: f64) -> Vec<f64> {
     offsets
 }
 
+/// The phases of `inter` that serve an approach whose link comes from another intersection
+/// of the site: they receive the platoons of the green wave. An entry approach (from a
+/// boundary node, the ends of the corridor) and the side streets receive none.
+pub fn platoon_phases(site: &Site, inter: &Intersection) -> Vec<u8> {
+    inter
+        .phases
+        .iter()
+        .filter(|phase| {
+            phase.movements.iter().any(|m| {
+                inter
+                    .approaches
+                    .iter()
+                    .find(|a| a.id == m.approach)
+                    .and_then(|a| site.link(&a.link))
+                    .is_some_and(|l| l.from != inter.id && site.intersection(&l.from).is_some())
+            })
+        })
+        .map(|phase| phase.id)
+        .collect()
+}
+
 /// Start-up lost time of a queue (HCM's 2 s): a platoon released from a stop line reaches
 /// the next one this much later than a vehicle at the speed limit.
 pub const STARTUP_LOST_S: f64 = 2.0;
@@ -236,6 +257,16 @@ mod tests {
                 .iter()
                 .all(|p| p.cycle_s == 45.0)
         );
+    }
+
+    #[test]
+    fn platoons_arrive_on_the_approaches_from_another_signal() {
+        let site = arterial();
+        let phases = |id: &str| platoon_phases(&site, site.intersection(id).unwrap());
+        // J1: westbound (6) comes from J2, eastbound (2) enters from W; J3 the other way round.
+        assert_eq!(phases("J1"), [6]);
+        assert_eq!(phases("J2"), [2, 6]);
+        assert_eq!(phases("J3"), [2]);
     }
 
     #[test]

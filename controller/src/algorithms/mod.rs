@@ -22,21 +22,24 @@ use crate::signal::{DetectorSnapshot, SignalControl, SiteSignals};
 /// What `adaptive` (the default) is, chosen by measurement: `cargo bench --bench
 /// control_delay` runs every algorithm on the reference arterial (3600 s, step 1 s, seeds
 /// 1..5; 2026-12-02). The lowest mean time loss comes from the green-wave plans run
-/// actuated-coordinated: 25.4 s (26.1 s before the arterial hold below), against 27.7 s for
+/// actuated-coordinated: 24.9 s (26.1 s before the arterial hold below, 25.4 s before the
+/// side stages served the vehicles between their loops), against 27.7 s for
 /// the same plans fixed-time, 30.0 s fully actuated (with gap reduction; 35.2 s without),
 /// 30.7 s for SUMO's Webster + offsets plan, 33.2 s for SCATS-like balancing, 35.7 s for
 /// max-pressure (with its switching margin; 56.3 s without) and 53.7 s for the 90 s fixed
-/// plan. That is 47 % of the fixed plan: the target (at most 45 %, 24.2 s) is missed by
-/// 1.2 s.
+/// plan. That is 46 % of the fixed plan: the target (at most 45 %, 24.2 s) is missed by
+/// 0.7 s.
 ///
 /// The plans: one common cycle, Webster's from the measured flows but the two-way
 /// progression cycle when that is longer or Webster's is at most 10 % longer (45 s here:
 /// 285.6 m at 50 km/h plus 2 s start-up, twice), the same Webster splits at every
 /// intersection (from the corridor's highest flow ratio per stage), alternating offsets.
 /// Actuated-coordinated (`Mode::Coordinated`): side stages gap out and the arterial takes the
-/// slack up to its yield point, and past it by up to 4 s while a platoon's tail still arrives
-/// on the advance loops; a side stage still in use may run on into the arterial's green by a
-/// bounded share, because a split from counts does not know how fast a side lane discharges
+/// slack up to its yield point, and past it by up to 6 s while a platoon's tail still arrives
+/// on the advance loops (at the ends of the corridor only the platoons from the next signal
+/// hold it, not the entry approach's random arrivals); a side stage ends once the vehicles
+/// counted onto its approach have crossed its stop line (and no vehicle within 1 s); a side
+/// stage still in use may run on into the arterial's green by a bounded share, because a split from counts does not know how fast a side lane discharges
 /// (in SUMO far below 1800 veh/h: waiting permitted lefts block the one lane). In SUMO
 /// (`benches/sumo_control.py`, docs/sumo.md) this is 24.7 s on the base demand (delay_based
 /// 20.1 s) and 46.7 s on the peak (delay_based 25.7 s): at 1 s steps our yellow and red
@@ -146,6 +149,10 @@ impl PlannedControl {
     /// Plans run actuated-coordinated: see `Mode::Coordinated`.
     pub fn coordinated(mut self) -> PlannedControl {
         self.coordinated = true;
+        for seq in self.inner.sequencers_mut() {
+            let phases = greenwave::platoon_phases(&self.site, seq.intersection());
+            seq.set_platoon_phases(&phases);
+        }
         self
     }
 }

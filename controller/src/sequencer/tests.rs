@@ -295,6 +295,16 @@ fn coordinated_greens(
     arterial_loops: impl Fn(&str, f64) -> DetectorReading,
     duration: f64,
 ) -> (IntersectionPlan, Vec<(f64, f64)>) {
+    coordinated_greens_with_platoons(&[], side, arterial_loops, duration)
+}
+
+/// `coordinated_greens` with `platoon` as J1's platoon phases (`set_platoon_phases`).
+fn coordinated_greens_with_platoons(
+    platoon: &[PhaseId],
+    side: impl Fn(f64) -> DetectorReading,
+    arterial_loops: impl Fn(&str, f64) -> DetectorReading,
+    duration: f64,
+) -> (IntersectionPlan, Vec<(f64, f64)>) {
     let site = arterial();
     let j1 = j(&site, "J1");
     // 60 s cycle: arterial split 40 s (35.2 s of green), side 20 s (14.5 s of green).
@@ -306,6 +316,7 @@ fn coordinated_greens(
         splits_s: vec![40.0, 20.0],
     };
     let mut seq = Sequencer::new(&j1, Mode::Coordinated(p.clone())).unwrap();
+    seq.set_platoon_phases(platoon);
     let mut judge = Judge::new(&j1);
     let mut greens = Vec::new();
     let mut start = None;
@@ -403,6 +414,98 @@ fn coordinated_arterial_is_held_past_its_yield_point_for_arrivals_but_not_beyond
         let past = (e - yield_point).rem_euclid(60.0);
         assert!((past - (HOLD_GAP_S - 1.0)).abs() < 0.1 + 1e-6, "green {s}..{e}: {past} s past the yield point");
     }
+}
+
+#[test]
+fn at_an_end_of_the_corridor_only_the_platoon_phases_hold_the_arterial() {
+    let quiet = |_: f64| DetectorReading { gap_s: 99.0, ..Default::default() };
+    // A vehicle passes J1's advance loops every second on one approach: eastbound (J1-W,
+    // phase 2, the corridor's entry) or westbound (J1-E, phase 6, the platoons from J2).
+    let busy = |approach: &'static str| {
+        move |id: &str, _: f64| {
+            if id.ends_with("-adv") && id.starts_with(approach) {
+                DetectorReading { gap_s: 1.0, ..Default::default() }
+            } else {
+                DetectorReading { gap_s: 99.0, ..Default::default() }
+            }
+        }
+    };
+    let past_yield = |greens: &[(f64, f64)], p: &IntersectionPlan| -> Vec<f64> {
+        let yield_point = p.offset_s + p.splits_s[0] - 4.8;
+        greens.iter().skip(1).map(|(_, e)| (e - yield_point).rem_euclid(60.0)).collect()
+    };
+    for (platoon, approach, held) in [
+        (&[6][..], "J1-W", false),
+        (&[6][..], "J1-E", true),
+        // Without platoon phases (a cabinet, or a site without a corridor) every phase holds.
+        (&[][..], "J1-W", true),
+    ] {
+        let (p, greens) = coordinated_greens_with_platoons(platoon, quiet, busy(approach), 600.0);
+        let past = past_yield(&greens, &p);
+        assert!(past.len() > 5, "{greens:?}");
+        let want = if held { ARTERIAL_HOLD_S } else { 0.0 };
+        for x in past {
+            assert!((x - want).abs() < 0.1 + 1e-6, "{platoon:?} {approach}: {x} s past the yield point, want {want}");
+        }
+    }
+}
+
+#[test]
+fn coordinated_side_stage_serves_a_vehicle_between_its_loops_then_ends() {
+    // Each cycle one northbound vehicle passes J1-N's advance loop 3 s into the side green
+    // and takes 5 s to the stop line (a gap far beyond SIDE_GAP_S, within
+    // BETWEEN_LOOPS_STALE_S). The side green must wait for it, then end within SIDE_GAP_S of
+    // its crossing.
+    let site = arterial();
+    let j1 = j(&site, "J1");
+    let p = IntersectionPlan {
+        plan_id: 3,
+        intersection: "J1".into(),
+        cycle_s: 60.0,
+        offset_s: 10.0,
+        splits_s: vec![40.0, 20.0],
+    };
+    let mut seq = Sequencer::new(&j1, Mode::Coordinated(p)).unwrap();
+    let mut judge = Judge::new(&j1);
+    let p4 = j1.phases.iter().position(|ph| ph.id == 4).unwrap();
+    let (mut adv, mut stop) = (0u32, 0u32);
+    let (mut adv_at, mut stop_at) = (-99.0f64, -99.0f64);
+    let mut side_start: Option<f64> = None;
+    let mut checked = 0;
+    for k in 0..=6000 {
+        let now = f64::from(k) * 0.1;
+        if let Some(s0) = side_start {
+            if adv_at < s0 && now >= s0 + 3.0 - 1e-9 {
+                adv += 1;
+                adv_at = now;
+            }
+            if stop_at < s0 && now >= s0 + 8.0 - 1e-9 {
+                stop += 1;
+                stop_at = now;
+            }
+        }
+        let detectors = readings(&j1, |id| match id {
+            "J1-N-0-adv" => DetectorReading { count: adv, gap_s: now - adv_at, ..Default::default() },
+            "J1-N-0-stop" => DetectorReading { count: stop, gap_s: now - stop_at, ..Default::default() },
+            _ => DetectorReading { gap_s: 99.0, ..Default::default() },
+        });
+        let st = seq.update(&DetectorSnapshot { now_s: now, detectors, ..Default::default() }).to_vec();
+        judge.observe(now, &st).unwrap();
+        match (st[p4].indication, side_start) {
+            (Indication::Green, None) => side_start = Some(now),
+            (Indication::Yellow, Some(s0)) => {
+                // (The first side green, joined mid-plan at start-up, is not a whole one.)
+                if adv_at > s0 && s0 > 0.0 {
+                    let green = now - s0;
+                    assert!((8.0..8.0 + SIDE_GAP_S + 0.2).contains(&green), "side green {s0}..{now}");
+                    checked += 1;
+                }
+                side_start = None;
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 8, "{checked} side greens checked");
 }
 
 #[derive(Debug, Clone)]
