@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use nutgiao_config::DetectorBackend;
 use opencv::prelude::*;
 
 use crate::annotate;
 use crate::camera::CameraSetup;
+use crate::detect::background::BackgroundDetector;
 use crate::encode::Mp4Writer;
 use crate::error::{Result, VisionError};
 use crate::event::VisionEvent;
@@ -32,12 +34,26 @@ pub struct CountResult {
     pub events: Vec<VisionEvent>,
 }
 
+/// The size frames are decoded to. When only the background detector and the signal-head
+/// reader look at the picture (no annotated video), GStreamer scales them straight to the
+/// detector's working size: converting a 1280 x 720 picture to BGR and shrinking it again in
+/// OpenCV cost 8.5 ms of CPU a frame where 640 x 360 costs 3.
+fn ingest_resolution(setup: &CameraSetup, outputs: &CountOutputs) -> Option<[u32; 2]> {
+    let processing = setup.resolution?;
+    let only_detector = outputs.annotated.is_none() && !matches!(setup.backend, DetectorBackend::Dnn);
+    if !only_detector {
+        return Some(processing);
+    }
+    let [w, h] = BackgroundDetector::working_size([processing[0] as i32, processing[1] as i32]);
+    Some([w as u32, h as u32])
+}
+
 pub fn run(setup: CameraSetup, outputs: &CountOutputs) -> Result<CountResult> {
     let camera = setup.camera.clone();
     let mut source = FrameSource::open(&SourceSpec {
         camera: camera.clone(),
         uri: setup.uri.clone(),
-        resolution: setup.resolution,
+        resolution: ingest_resolution(&setup, outputs),
         pacing: Pacing::EveryFrame,
     })?;
     let mut pipeline = CameraPipeline::new(setup, None)?;

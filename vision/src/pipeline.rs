@@ -142,14 +142,14 @@ impl CameraPipeline {
                     });
                 }
                 _ => {
-                    let mut b = BackgroundDetector::new(
-                        &self.setup.camera,
-                        self.background.clone(),
-                        [image.cols(), image.rows()],
-                        &self.setup.roi,
-                    )?;
+                    // Frames may come at the detector's working size rather than the
+                    // processing size (`count_job`); boxes are in processing pixels.
+                    let size =
+                        self.setup.resolution.map_or([image.cols(), image.rows()], |[w, h]| [w as i32, h as i32]);
+                    let mut b =
+                        BackgroundDetector::new(&self.setup.camera, self.background.clone(), size, &self.setup.roi)?;
                     if let Some(h) = self.setup.homography {
-                        b.set_ground(h, [f64::from(image.cols()), f64::from(image.rows())]);
+                        b.set_ground(h, [f64::from(size[0]), f64::from(size[1])]);
                     }
                     Detector::Background(b)
                 }
@@ -442,9 +442,14 @@ fn approach_is_red(setup: &CameraSetup, approach: Option<&str>, image: &Mat, sig
         return false;
     }
     let intersection = setup.intersection.as_deref().unwrap_or_default();
+    let scale = setup.resolution.map_or(1.0, |[w, _]| f64::from(image.cols()) / f64::from(w));
     let light_of = |phase: u8| {
         signals.indication(intersection, phase).or_else(|| {
-            setup.signal_heads.iter().find(|(p, _)| *p == phase).and_then(|(_, lamps)| read_signal_head(image, lamps))
+            setup
+                .signal_heads
+                .iter()
+                .find(|(p, _)| *p == phase)
+                .and_then(|(_, lamps)| read_signal_head(image, lamps, scale))
         })
     };
     // Red only when every phase that serves the approach is known to be red.

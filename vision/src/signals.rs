@@ -36,15 +36,18 @@ impl SignalFeed for NoFeed {
     }
 }
 
-/// Reads a signal head's lit lamp: the lamp clearly brighter than the other two.
-pub fn read_signal_head(image: &Mat, lamps: &[[f64; 2]; 3]) -> Option<Light> {
+/// Reads a signal head's lit lamp: the lamp clearly brighter than the other two. `lamps` are
+/// in processing pixels; `scale` is the image's pixels per processing pixel (below 1 when
+/// the frame was decoded smaller than the processing size).
+pub fn read_signal_head(image: &Mat, lamps: &[[f64; 2]; 3], scale: f64) -> Option<Light> {
     let mut brightness = [0.0f64; 3];
+    let r = ((2.0 * scale).round() as i32).max(1);
     for (i, c) in lamps.iter().enumerate() {
-        let (cx, cy) = (c[0].round() as i32, c[1].round() as i32);
+        let (cx, cy) = ((c[0] * scale).round() as i32, (c[1] * scale).round() as i32);
         let mut sum = 0.0;
         let mut n = 0.0;
-        for y in cy - 2..=cy + 2 {
-            for x in cx - 2..=cx + 2 {
+        for y in cy - r..=cy + r {
+            for x in cx - r..=cx + r {
                 if x < 0 || y < 0 || x >= image.cols() || y >= image.rows() {
                     continue;
                 }
@@ -77,9 +80,20 @@ mod tests {
     fn the_lit_lamp_is_read_and_a_dark_head_is_unknown() {
         let lamps = [[20.0, 10.0], [20.0, 25.0], [20.0, 40.0]];
         let mut img = Mat::new_rows_cols_with_default(60, 40, CV_8UC3, Scalar::all(30.0)).unwrap();
-        assert_eq!(read_signal_head(&img, &lamps), None);
+        assert_eq!(read_signal_head(&img, &lamps, 1.0), None);
         imgproc::circle(&mut img, Point::new(20, 10), 5, Scalar::new(40.0, 40.0, 250.0, 0.0), -1, imgproc::LINE_8, 0)
             .unwrap();
-        assert_eq!(read_signal_head(&img, &lamps), Some(Light::Red));
+        assert_eq!(read_signal_head(&img, &lamps, 1.0), Some(Light::Red));
+    }
+
+    #[test]
+    fn a_head_is_read_on_a_frame_decoded_at_half_size() {
+        // Lamps given in processing pixels, the frame at half of them, the lamp half as big.
+        let lamps = [[40.0, 20.0], [40.0, 50.0], [40.0, 80.0]];
+        let mut img = Mat::new_rows_cols_with_default(60, 40, CV_8UC3, Scalar::all(30.0)).unwrap();
+        imgproc::circle(&mut img, Point::new(20, 40), 3, Scalar::new(60.0, 220.0, 60.0, 0.0), -1, imgproc::LINE_8, 0)
+            .unwrap();
+        assert_eq!(read_signal_head(&img, &lamps, 0.5), Some(Light::Green));
+        assert_eq!(read_signal_head(&img, &lamps, 1.0), None, "read at full-size places: off the lamps");
     }
 }

@@ -89,6 +89,8 @@ pub struct BackgroundDetector {
     mask: Mat,
     /// Image pixels per working pixel: large frames are segmented at `WORK_WIDTH`.
     factor: f64,
+    /// Working size (columns, rows) that frames are segmented at.
+    work: [i32; 2],
     /// With a calibrated camera, blobs holding several vehicles are split into one box each.
     ground: Option<(Homography, GroundCamera)>,
     /// Boxes (image pixels) of vehicles being tracked, where the model must not learn.
@@ -138,7 +140,7 @@ impl BackgroundDetector {
         // costs some 25 times more (the closing kernel grows with the image). At 320 px the
         // street clip counted 13 instead of 10 (8 by eye), so 640 it is.
         let factor = (size[0] as f64 / WORK_WIDTH).max(1.0);
-        let size = [(size[0] as f64 / factor).round() as i32, (size[1] as f64 / factor).round() as i32];
+        let size = Self::working_size(size);
         let cv = VisionError::opencv;
         let subtractor: core::Ptr<video::BackgroundSubtractor> = match params.subtractor {
             Subtractor::Mog2 => video::create_background_subtractor_mog2(params.history, params.var_threshold, true)
@@ -170,6 +172,7 @@ impl BackgroundDetector {
             raw: Mat::default(),
             mask: Mat::default(),
             factor,
+            work: size,
             ground: None,
             hold: Vec::new(),
             last_share: 0.0,
@@ -187,6 +190,15 @@ impl BackgroundDetector {
     /// the background, so a car waiting at a red light vanished from the mask within seconds
     /// and was counted, if at all, as a new vehicle when it moved off. Under these boxes the
     /// model learns the background it already has instead of the car.
+    /// The size at which frames of processing size `size` are segmented. A source may deliver
+    /// frames at this size already (scaled inside GStreamer, where it is cheaper than
+    /// converting the full picture to BGR and shrinking it here); boxes stay in processing
+    /// pixels either way.
+    pub fn working_size(size: [i32; 2]) -> [i32; 2] {
+        let factor = (size[0] as f64 / WORK_WIDTH).max(1.0);
+        [(size[0] as f64 / factor).round() as i32, (size[1] as f64 / factor).round() as i32]
+    }
+
     /// The stream time of the next frame: the relearning after a change of the whole
     /// picture is limited in seconds, whatever the camera's frame rate.
     pub fn set_time(&mut self, t_s: f64) {
@@ -224,13 +236,9 @@ impl BackgroundDetector {
 
     fn foreground_inner(&mut self, image: &Mat) -> opencv::Result<()> {
         let small;
-        let image = if self.factor > 1.0 {
+        let image = if image.cols() != self.work[0] || image.rows() != self.work[1] {
             let mut m = Mat::default();
-            let size = Size::new(
-                (image.cols() as f64 / self.factor).round() as i32,
-                (image.rows() as f64 / self.factor).round() as i32,
-            );
-            imgproc::resize(image, &mut m, size, 0.0, 0.0, imgproc::INTER_AREA)?;
+            imgproc::resize(image, &mut m, Size::new(self.work[0], self.work[1]), 0.0, 0.0, imgproc::INTER_AREA)?;
             small = m;
             &small
         } else {
