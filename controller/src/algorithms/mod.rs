@@ -41,8 +41,8 @@ use crate::signal::{DetectorSnapshot, SignalControl, SiteSignals};
 /// counted onto its approach have crossed its stop line (and no vehicle within 1 s); a side
 /// stage still in use may run on into the arterial's green by a bounded share, because a split from counts does not know how fast a side lane discharges
 /// (in SUMO far below 1800 veh/h: waiting permitted lefts block the one lane). In SUMO
-/// (`benches/sumo_control.py`, docs/sumo.md) this is 24.7 s on the base demand (delay_based
-/// 20.1 s) and 46.7 s on the peak (delay_based 25.7 s): at 1 s steps our yellow and red
+/// (`benches/sumo_control.py`, docs/sumo.md) this is 24.4 s on the base demand (delay_based
+/// 20.1 s) and 43.5 s on the peak (delay_based 25.7 s): at 1 s steps our yellow and red
 /// clearances cost 12 s a cycle against SUMO's 6 s.
 ///
 /// Over Modbus `adaptive` sends the same green-wave plans flagged actuated-coordinated
