@@ -108,6 +108,12 @@ pub struct BackgroundDetector {
     closing: Option<(i32, Mat, Option<morph::CentredRuns>)>,
     /// Frames segmented so far.
     frames: u64,
+    /// Calls of the model so far as OpenCV counts them for its learning schedule, and the
+    /// learning owed by held frames that were not learnt (`HOLD_LEARN_EVERY`).
+    calls: u64,
+    owed_rate: f64,
+    /// Frames segmented with held vehicles.
+    held_frames: u64,
     /// The model's background image pasted under held vehicles, and the frame it was taken at.
     background: Option<(Mat, u64)>,
 }
@@ -126,6 +132,10 @@ const SUDDEN_JUMP: f64 = 3.0;
 /// the latest after `RELEARN_MAX_S`.
 const RELEARN_RATE: f64 = 0.1;
 const RELEARN_MAX_S: f64 = 1.5;
+/// With vehicles held, a frame costs two passes of the model (the test on the real picture,
+/// the learning on the picture with the held boxes painted over); the learning is done on
+/// every `HOLD_LEARN_EVERY`th such frame only, at the rates of the frames it stands for.
+const HOLD_LEARN_EVERY: u64 = 2;
 /// Building the model's background image (pasted under held vehicles before learning) costs
 /// 4.5 ms; it is taken afresh every `BACKGROUND_REUSE_FRAMES` frames (0.4 s at 25 fps), as
 /// the background it shows changes over seconds.
@@ -181,6 +191,9 @@ impl BackgroundDetector {
             relearn_until: None,
             closing: None,
             frames: 0,
+            calls: 0,
+            owed_rate: 0.0,
+            held_frames: 0,
             background: None,
         })
     }
@@ -246,34 +259,18 @@ impl BackgroundDetector {
         };
         self.frames += 1;
         if self.hold.is_empty() {
-            self.subtractor.apply(image, &mut self.raw, -1.0)?;
+            let rate = (self.scheduled_rate() + std::mem::take(&mut self.owed_rate)).min(1.0);
+            self.subtractor.apply(image, &mut self.raw, rate)?;
         } else {
+            // Two calls of the schedule, as when every held frame was tested and then learnt.
+            self.scheduled_rate();
+            self.owed_rate += self.scheduled_rate();
             self.subtractor.apply(image, &mut self.raw, 0.0)?;
-            let mut learn = image.try_clone()?;
-            let background = match self.background.take() {
-                Some((m, at)) if self.frames - at < BACKGROUND_REUSE_FRAMES => (m, at),
-                _ => {
-                    let mut m = Mat::default();
-                    self.subtractor.get_background_image(&mut m)?;
-                    (m, self.frames)
-                }
-            };
-            for b in &self.hold {
-                let x0 = ((b.x / self.factor).floor() as i32).clamp(0, image.cols());
-                let y0 = ((b.y / self.factor).floor() as i32).clamp(0, image.rows());
-                let x1 = (((b.x + b.w) / self.factor).ceil() as i32).clamp(0, image.cols());
-                let y1 = (((b.y + b.h) / self.factor).ceil() as i32).clamp(0, image.rows());
-                if x1 <= x0 || y1 <= y0 {
-                    continue;
-                }
-                let r = core::Rect::new(x0, y0, x1 - x0, y1 - y0);
-                let from = Mat::roi(&background.0, r)?;
-                let mut to = Mat::roi_mut(&mut learn, r)?;
-                from.copy_to(&mut to)?;
+            self.held_frames += 1;
+            if self.held_frames % HOLD_LEARN_EVERY == 0 {
+                let rate = std::mem::take(&mut self.owed_rate).min(1.0);
+                self.learn_around_holds(image, rate)?;
             }
-            self.background = Some(background);
-            let mut ignored = Mat::default();
-            self.subtractor.apply(&learn, &mut ignored, -1.0)?;
         }
         let mut fg = Mat::default();
         // 127 = shadow, 255 = object.
@@ -359,6 +356,43 @@ impl BackgroundDetector {
         Ok(())
     }
 
+    /// The learning rate of the next call in OpenCV's own schedule, 1 / min(2 n, history) at
+    /// its n-th call.
+    fn scheduled_rate(&mut self) -> f64 {
+        self.calls += 1;
+        1.0 / (2.0 * self.calls as f64).min(f64::from(self.params.history.max(1)))
+    }
+
+    /// Learns `image` at `rate` with the held vehicles' boxes replaced by the background.
+    fn learn_around_holds(&mut self, image: &Mat, rate: f64) -> opencv::Result<()> {
+        let mut learn = image.try_clone()?;
+        let background = match self.background.take() {
+            Some((m, at)) if self.frames - at < BACKGROUND_REUSE_FRAMES => (m, at),
+            _ => {
+                let mut m = Mat::default();
+                self.subtractor.get_background_image(&mut m)?;
+                (m, self.frames)
+            }
+        };
+        for b in &self.hold {
+            let x0 = ((b.x / self.factor).floor() as i32).clamp(0, image.cols());
+            let y0 = ((b.y / self.factor).floor() as i32).clamp(0, image.rows());
+            let x1 = (((b.x + b.w) / self.factor).ceil() as i32).clamp(0, image.cols());
+            let y1 = (((b.y + b.h) / self.factor).ceil() as i32).clamp(0, image.rows());
+            if x1 <= x0 || y1 <= y0 {
+                continue;
+            }
+            let r = core::Rect::new(x0, y0, x1 - x0, y1 - y0);
+            let from = Mat::roi(&background.0, r)?;
+            let mut to = Mat::roi_mut(&mut learn, r)?;
+            from.copy_to(&mut to)?;
+        }
+        self.background = Some(background);
+        let mut ignored = Mat::default();
+        self.subtractor.apply(&learn, &mut ignored, rate)?;
+        Ok(())
+    }
+
     /// Whether this frame belongs to a change of the whole picture (`mask` is its cleaned
     /// foreground); if so the model has learnt it faster and the frame shows nothing.
     fn picture_changed(&mut self, image: &Mat, mask: &Mat) -> opencv::Result<bool> {
@@ -390,6 +424,7 @@ impl BackgroundDetector {
             self.last_share = share;
         }
         let mut ignored = Mat::default();
+        self.calls += 1;
         self.subtractor.apply(image, &mut ignored, RELEARN_RATE)?;
         Ok(true)
     }
