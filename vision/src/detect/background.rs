@@ -267,7 +267,7 @@ impl BackgroundDetector {
             self.owed_rate += self.scheduled_rate();
             self.subtractor.apply(image, &mut self.raw, 0.0)?;
             self.held_frames += 1;
-            if self.held_frames % HOLD_LEARN_EVERY == 0 {
+            if self.held_frames.is_multiple_of(HOLD_LEARN_EVERY) {
                 let rate = std::mem::take(&mut self.owed_rate).min(1.0);
                 self.learn_around_holds(image, rate)?;
             }
