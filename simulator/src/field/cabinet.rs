@@ -3,6 +3,7 @@
 //! over the sequencer's outputs. The Modbus server and the simulator share it.
 
 use nutgiao_config::{Intersection, RegisterMap, Site};
+use nutgiao_controller::algorithms::greenwave;
 use nutgiao_controller::modbus::map::{
     self, ControlMode, FieldStatus, MAP_REVISION, MAP_VERSION, coil, command_reg, detector_reg, discrete, fault_flag,
     plan_reg, status_reg,
@@ -69,7 +70,10 @@ impl Cabinet {
             })?;
             Mode::Fixed(plan)
         };
-        let sequencer = Sequencer::new(inter, local.clone())?;
+        let mut sequencer = Sequencer::new(inter, local.clone())?;
+        // As in the central controller: at the ends of the corridor only the platoons from
+        // the next signal hold the arterial past its yield point, not the entry's arrivals.
+        sequencer.set_platoon_phases(&greenwave::platoon_phases(site, inter));
         Ok(Cabinet {
             map: site.modbus_map.clone(),
             backup_time_s: fc.backup_time_s,
