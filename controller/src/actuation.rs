@@ -162,6 +162,15 @@ mod tests {
     use crate::signal::DetectorReading;
     use crate::testing::arterial;
 
+    /// Every loop of `inter` with `count` vehicles so far, none on it, the last 9 s ago.
+    fn every_loop_counted(inter: &Intersection, count: u32) -> DetectorSnapshot {
+        let mut snap = DetectorSnapshot::default();
+        for d in &inter.detectors {
+            snap.detectors.insert(d.id.clone(), DetectorReading { count, occupancy: 0.0, presence: false, gap_s: 9.0 });
+        }
+        snap
+    }
+
     #[test]
     fn loops_map_to_the_phases_of_their_approach() {
         let site = arterial();
@@ -178,11 +187,7 @@ mod tests {
         let j1 = site.intersection("J1").unwrap();
         let mut a = Actuation::new(j1);
         let p4 = j1.phases.iter().position(|p| p.id == 4).unwrap();
-        let mut snap = DetectorSnapshot::default();
-        for d in &j1.detectors {
-            snap.detectors
-                .insert(d.id.clone(), DetectorReading { count: 3, occupancy: 0.0, presence: false, gap_s: 9.0 });
-        }
+        let mut snap = every_loop_counted(j1, 3);
         a.green_ended(p4, &snap);
         assert!(!a.has_call(p4, &snap));
         assert!(!a.extends(p4, &snap));
@@ -211,11 +216,7 @@ mod tests {
         let j1 = site.intersection("J1").unwrap();
         let mut a = Actuation::new(j1);
         let p4 = j1.phases.iter().position(|p| p.id == 4).unwrap();
-        let mut snap = DetectorSnapshot::default();
-        for d in &j1.detectors {
-            snap.detectors
-                .insert(d.id.clone(), DetectorReading { count: 7, occupancy: 0.0, presence: false, gap_s: 9.0 });
-        }
+        let mut snap = every_loop_counted(j1, 7);
         a.green_ended(p4, &snap);
         assert_eq!(a.between_loops(p4, &snap), 0);
         assert!(!a.at_stop_line(p4, &snap));

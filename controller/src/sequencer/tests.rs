@@ -298,6 +298,18 @@ fn coordinated_greens(
     coordinated_greens_with_platoons(&[], side, arterial_loops, duration)
 }
 
+/// J1's coordinated plan of these tests: 60 s cycle, arterial split 40 s (35.2 s of green),
+/// side 20 s (14.5 s of green).
+fn j1_coordinated_plan() -> IntersectionPlan {
+    IntersectionPlan {
+        plan_id: 3,
+        intersection: "J1".into(),
+        cycle_s: 60.0,
+        offset_s: 10.0,
+        splits_s: vec![40.0, 20.0],
+    }
+}
+
 /// `coordinated_greens` with `platoon` as J1's platoon phases (`set_platoon_phases`).
 fn coordinated_greens_with_platoons(
     platoon: &[PhaseId],
@@ -307,14 +319,7 @@ fn coordinated_greens_with_platoons(
 ) -> (IntersectionPlan, Vec<(f64, f64)>) {
     let site = arterial();
     let j1 = j(&site, "J1");
-    // 60 s cycle: arterial split 40 s (35.2 s of green), side 20 s (14.5 s of green).
-    let p = IntersectionPlan {
-        plan_id: 3,
-        intersection: "J1".into(),
-        cycle_s: 60.0,
-        offset_s: 10.0,
-        splits_s: vec![40.0, 20.0],
-    };
+    let p = j1_coordinated_plan();
     let mut seq = Sequencer::new(&j1, Mode::Coordinated(p.clone())).unwrap();
     seq.set_platoon_phases(platoon);
     let mut judge = Judge::new(&j1);
@@ -458,13 +463,7 @@ fn coordinated_side_stage_serves_a_vehicle_between_its_loops_then_ends() {
     // its crossing.
     let site = arterial();
     let j1 = j(&site, "J1");
-    let p = IntersectionPlan {
-        plan_id: 3,
-        intersection: "J1".into(),
-        cycle_s: 60.0,
-        offset_s: 10.0,
-        splits_s: vec![40.0, 20.0],
-    };
+    let p = j1_coordinated_plan();
     let mut seq = Sequencer::new(&j1, Mode::Coordinated(p)).unwrap();
     let mut judge = Judge::new(&j1);
     let p4 = j1.phases.iter().position(|ph| ph.id == 4).unwrap();
