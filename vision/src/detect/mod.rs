@@ -1,6 +1,7 @@
 //! Vehicle detectors: background subtraction by default, an ONNX network when configured.
 
 pub mod background;
+pub mod blobs;
 pub mod classify;
 pub mod dnn;
 pub mod geometry;
