@@ -88,7 +88,7 @@ pub fn score_cdnet(video: &Path, dataset: &Path, params: BackgroundParams, first
                 let mut d =
                     BackgroundDetector::new(camera, params.clone(), [frame.image.cols(), frame.image.rows()], &[])?;
                 if !roi.empty() {
-                    d.set_roi_mask(roi.clone());
+                    d.set_roi_mask(roi.clone())?;
                 }
                 detector.insert(d)
             }

@@ -7,11 +7,11 @@
 use opencv::core::{self, CV_8UC1, Mat, Point, Scalar, Size, Vector};
 use opencv::imgproc;
 use opencv::prelude::*;
-use opencv::video;
 
 use nutgiao_config::Homography;
 
 use super::BoxPx;
+use super::banded::BandedSubtractor;
 use super::geometry::GroundCamera;
 use super::morph;
 use crate::error::{Result, VisionError};
@@ -57,7 +57,8 @@ pub const WORK_WIDTH: f64 = 640.0;
 pub struct BackgroundDetector {
     pub(super) camera: String,
     pub(super) params: BackgroundParams,
-    subtractor: core::Ptr<video::BackgroundSubtractor>,
+    /// The model, kept only in the region of interest's bands.
+    subtractor: BandedSubtractor,
     roi: Option<Mat>,
     raw: Mat,
     pub(super) mask: Mat,
@@ -126,14 +127,6 @@ impl BackgroundDetector {
         let factor = (size[0] as f64 / WORK_WIDTH).max(1.0);
         let size = Self::working_size(size);
         let cv = VisionError::opencv;
-        let subtractor: core::Ptr<video::BackgroundSubtractor> = match params.subtractor {
-            Subtractor::Mog2 => video::create_background_subtractor_mog2(params.history, params.var_threshold, true)
-                .map_err(cv(camera))?
-                .into(),
-            Subtractor::Knn => {
-                video::create_background_subtractor_knn(params.history, 400.0, true).map_err(cv(camera))?.into()
-            }
-        };
         let roi = if roi.len() >= 3 {
             let mut m =
                 Mat::new_rows_cols_with_default(size[1], size[0], CV_8UC1, Scalar::all(0.0)).map_err(cv(camera))?;
@@ -148,6 +141,9 @@ impl BackgroundDetector {
         } else {
             None
         };
+        let subtractor =
+            BandedSubtractor::new(params.subtractor, params.history, params.var_threshold, size, roi.as_ref())
+                .map_err(cv(camera))?;
         Ok(Self {
             camera: camera.to_owned(),
             params,
@@ -207,9 +203,14 @@ impl BackgroundDetector {
         self.ground = GroundCamera::from_homography(&homography, image_size).map(|c| (homography, c));
     }
 
-    /// Loads the ROI from a mask image (non-zero = inside), as CDnet ships it.
-    pub fn set_roi_mask(&mut self, mask: Mat) {
+    /// Loads the ROI from a mask image (non-zero = inside, at the working size), as CDnet
+    /// ships it. The model starts over, so set it before the first frame.
+    pub fn set_roi_mask(&mut self, mask: Mat) -> Result<()> {
+        let p = &self.params;
+        self.subtractor = BandedSubtractor::new(p.subtractor, p.history, p.var_threshold, self.work, Some(&mask))
+            .map_err(VisionError::opencv(&self.camera))?;
         self.roi = Some(mask);
+        Ok(())
     }
 
     /// Updates the background model and returns the cleaned foreground mask (0 or 255) at
@@ -344,7 +345,7 @@ impl BackgroundDetector {
             Some((m, at)) if self.frames - at < BACKGROUND_REUSE_FRAMES => (m, at),
             _ => {
                 let mut m = Mat::default();
-                self.subtractor.get_background_image(&mut m)?;
+                self.subtractor.background_image(&mut m)?;
                 (m, self.frames)
             }
         };
@@ -362,8 +363,7 @@ impl BackgroundDetector {
             from.copy_to(&mut to)?;
         }
         self.background = Some(background);
-        let mut ignored = Mat::default();
-        self.subtractor.apply(&learn, &mut ignored, rate)?;
+        self.subtractor.learn(&learn, rate)?;
         Ok(())
     }
 
@@ -397,9 +397,8 @@ impl BackgroundDetector {
             self.relearn_until = None;
             self.last_share = share;
         }
-        let mut ignored = Mat::default();
         self.calls += 1;
-        self.subtractor.apply(image, &mut ignored, RELEARN_RATE)?;
+        self.subtractor.learn(image, RELEARN_RATE)?;
         Ok(true)
     }
 }

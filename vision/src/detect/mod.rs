@@ -1,6 +1,7 @@
 //! Vehicle detectors: background subtraction by default, an ONNX network when configured.
 
 pub mod background;
+pub mod banded;
 pub mod blobs;
 pub mod classify;
 pub mod dnn;
