@@ -37,6 +37,16 @@ echo "nutgiao count, processing at 1920x1080:                $(fps "$native") fp
 echo "nutgiao count, site camera (processing at 1280x720):   $(fps "$site") fps  ratio $(echo "$decode / $site" | bc -l | xargs printf '%.2f')"
 echo "per-stage seconds (1280x720): $(grep -A7 stage_times_s "$WORK/site.json" | tr -d '\n ' )"
 
+# The ceiling: N concurrent decode-only pipelines on the same file. Where these cannot reach
+# 25 fps each, no pipeline that decodes every frame in software can, whatever it does after.
+start=$(date +%s.%N)
+for i in $(seq 1 "$N"); do
+  gst-launch-1.0 -q uridecodebin uri="file://$(realpath "$HD")" ! fakesink sync=false >/dev/null 2>&1 &
+done
+wait
+wall=$(echo "$(date +%s.%N) - $start" | bc -l)
+echo "$N concurrent decode-only pipelines:                    $(echo "$FRAMES / $wall" | bc -l | xargs printf '%.1f') fps per stream"
+
 start=$(date +%s.%N)
 for i in $(seq 1 "$N"); do
   "$BIN" count "$HD" --site config/examples/arterial.toml --camera cam-J1-W --summary "$WORK/c$i.json" >/dev/null 2>&1 &

@@ -90,12 +90,15 @@ impl FrameSource {
             Some([w, h]) => format!("video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1"),
             None => "video/x-raw".to_owned(),
         };
-        let (max_buffers, drop) = match spec.pacing {
-            Pacing::EveryFrame => (4, false),
-            Pacing::Live => (2, true),
+        // A file is decoded, scaled and analysed on different threads; deep queues let each
+        // run ahead while another has a slow frame (the queue's default 10 MB held only three
+        // decoded 1080p frames). A camera keeps them short: a frame that waits is stale.
+        let (queue, max_buffers, drop) = match spec.pacing {
+            Pacing::EveryFrame => ("max-size-buffers=12 max-size-bytes=0 max-size-time=0", 8, false),
+            Pacing::Live => ("max-size-buffers=4", 2, true),
         };
         let description = format!(
-            "uridecodebin name=src uri=\"{uri}\" ! queue max-size-buffers=4 ! videoscale ! {caps} ! videoconvert ! \
+            "uridecodebin name=src uri=\"{uri}\" ! queue {queue} ! videoscale ! {caps} ! videoconvert ! \
              video/x-raw,format=BGR ! appsink name=sink sync=false max-buffers={max_buffers} drop={drop}"
         );
         let pipeline = gst::parse::launch(&description)
