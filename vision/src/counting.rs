@@ -12,6 +12,11 @@
 //! followed split. Such a crossing otherwise counts in the wrong direction (and raises a
 //! wrong-way alarm). The judgement is repeated for half a second after the track reaches the
 //! far side, so a real crossing right after a jittery moment in a queue only counts late.
+//!
+//! A track that goes round the end of a line (not through it) is simply on the other side
+//! afterwards, counted or not: where vehicles leave the picture and others enter it (the
+//! departing lanes beside an approach), the tracker hands a track from one vehicle to the
+//! next, and the next one's crossing must count.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -93,6 +98,9 @@ const JUDGE_GRACE_S: f64 = 0.5;
 const REVERSAL_M: f64 = 3.0;
 /// Only this near the line is the ground point precise enough to judge a turn-round.
 const REVERSAL_NEAR_M: f64 = 8.0;
+/// A counted track back this far on the side it came from, having gone round the line's
+/// end, may count again.
+const REARM_M: f64 = REVERSAL_NEAR_M;
 
 impl TrackOnLine {
     fn remember(&mut self, t_s: f64, d: f64) {
@@ -170,13 +178,23 @@ impl LineCounter {
         // plain hysteresis.
         let judge_motion = self.line.ground.is_some() && ground.is_some();
         let st = self.tracks.entry(track).or_default();
+        let side: i8 = if d >= 0.0 { 1 } else { -1 };
         if st.counted {
-            return None;
+            if st.last_side.is_some_and(|s| s != side) && between_ends {
+                st.passed_between_ends = true;
+            }
+            st.last_side = Some(side);
+            // Back on the side it came from, far out and round the line's end rather than
+            // through it: the tracker has handed this track another vehicle (one leaving
+            // the picture for one entering it), which may cross in its turn.
+            if st.origin != Some(side) || st.passed_between_ends || d.abs() < REARM_M {
+                return None;
+            }
+            *st = TrackOnLine::default();
         }
         if judge_motion {
             st.remember(t_s, d);
         }
-        let side: i8 = if d >= 0.0 { 1 } else { -1 };
         if st.last_side.is_some_and(|s| s != side) && between_ends {
             st.passed_between_ends = true;
         }
@@ -186,7 +204,8 @@ impl LineCounter {
         }
         if d.abs() >= h {
             match st.origin {
-                Some(o) if o != side && st.passed_between_ends && st.pending.is_none() => {
+                Some(o) if o != side && st.pending.is_some() => {}
+                Some(o) if o != side && st.passed_between_ends => {
                     let arrived = *st.arrived.get_or_insert(t_s);
                     if !judge_motion || st.came_over_to(side) {
                         st.pending = Some(side);
@@ -197,7 +216,8 @@ impl LineCounter {
                         st.arrived = None;
                     }
                 }
-                Some(o) if o != side => {}
+                // Round the end of the line, not across it: simply on this side now, so that
+                // a later crossing back (by the vehicle the tracker hands it next) counts.
                 _ => {
                     st.origin = Some(side);
                     st.passed_between_ends = false;
@@ -207,6 +227,7 @@ impl LineCounter {
         }
         if confirmed && let Some(direction) = st.pending {
             st.counted = true;
+            st.passed_between_ends = false;
             if let Some(length) = self.line.ground_length().filter(|_| judge_motion) {
                 let at = self.line.along(image) * length;
                 self.recent_counts.retain(|&(t, _, _)| t_s - t < SAME_VEHICLE_S && t <= t_s);
@@ -342,6 +363,41 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(got, vec![1, 3, 4]);
+    }
+
+    /// Feeds ground positions (x, y metres) at 25 frames/s from `t0`; the directions counted.
+    fn drive_xy(c: &mut LineCounter, t0: f64, pts: impl IntoIterator<Item = (f64, f64)>) -> Vec<i8> {
+        pts.into_iter()
+            .enumerate()
+            .filter_map(|(i, (x, y))| c.observe(1, t0 + i as f64 * 0.04, [x * 10.0, y * 10.0], Some([x, y]), true))
+            .map(|x| x.direction)
+            .collect()
+    }
+
+    /// A track follows a vehicle past the end of the line (a departing car beside an
+    /// approach's stop line), then the tracker hands it a vehicle that crosses the line.
+    #[test]
+    fn a_track_that_came_round_the_end_counts_the_next_vehicle_it_follows() {
+        let mut c = metric(); // from (0, 10) to (20, 10) m
+        let round = drive_xy(&mut c, 0.0, (0..75).map(|i| (25.0, 30.0 - 0.4 * f64::from(i))));
+        assert!(round.is_empty(), "past the end: {round:?}");
+        let back = drive_xy(&mut c, 3.0, (0..75).map(|i| (12.0, 0.5 + 0.4 * f64::from(i))));
+        assert_eq!(back, vec![1]);
+    }
+
+    #[test]
+    fn a_counted_track_counts_again_only_after_coming_round_the_end() {
+        let mut c = metric();
+        assert_eq!(drive_xy(&mut c, 0.0, (0..75).map(|i| (12.0, 0.5 + 0.4 * f64::from(i)))), vec![1]);
+        // Back to where it came from through the line (a box that jumped back): never again.
+        let mut jumped = c.clone();
+        let through = (0..60).map(|i| (12.0, 30.0 - 0.5 * f64::from(i)));
+        let again = (0..75).map(|i| (12.0, 0.5 + 0.4 * f64::from(i)));
+        assert!(drive_xy(&mut jumped, 3.0, through.chain(again)).is_empty());
+        // Round the end of the line, then handed a vehicle that crosses: a new vehicle.
+        let round = (0..75).map(|i| (25.0, 30.0 - 0.4 * f64::from(i)));
+        let next = (0..75).map(|i| (12.0, 0.5 + 0.4 * f64::from(i)));
+        assert_eq!(drive_xy(&mut c, 3.0, round.chain(next)), vec![1]);
     }
 
     proptest! {
