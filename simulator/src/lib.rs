@@ -29,7 +29,7 @@ pub use events::{MisbehaviourKind, SimEvent};
 pub use measures::{IntervalRecord, Summary, TripRecord};
 pub use network::Arterial;
 pub use options::SimOptions;
-pub use runner::{run, run_realtime, run_with_progress};
+pub use runner::{Pace, run, run_realtime, run_with_progress};
 pub use sim::Simulation;
 pub use trajectory::{ArterialRecord, TrajectoryPoint};
 

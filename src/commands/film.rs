@@ -64,13 +64,28 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut failure = None;
     // Files: as fast as possible; RTSP: paced to the wall clock (or --realtime's factor).
     let speed = if live { args.realtime.unwrap_or(1.0) } else { f64::MAX };
-    nutgiao_simulator::run_realtime(&mut sim, control.as_mut(), args.duration, speed, |sim| match film.capture(sim) {
-        Ok(()) => true,
-        Err(e) => {
-            failure = Some(e);
-            false
+    let pace = nutgiao_simulator::run_realtime(&mut sim, control.as_mut(), args.duration, speed, |sim| {
+        match film.capture(sim) {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
         }
     });
+    if live {
+        // A viewer of a stream that falls behind sees slow motion, not dropped frames: say so.
+        let frame_s = film.frame_interval_s();
+        if pace.end_lag_s > 2.0 * frame_s {
+            tracing::warn!(
+                end_lag_s = pace.end_lag_s,
+                max_lag_s = pace.max_lag_s,
+                "the cameras fell behind the wall clock: rendering and encoding are slower than real time"
+            );
+        } else {
+            tracing::info!(max_lag_s = pace.max_lag_s, end_lag_s = pace.end_lag_s, "the cameras kept real time");
+        }
+    }
     if let Some(e) = failure {
         return Err(e).context("filming");
     }

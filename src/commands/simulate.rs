@@ -54,7 +54,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         };
     tracing::info!(site = %site.site.name, controller = control.name(), duration_s = args.duration, seed = args.seed, "simulating");
     match args.realtime {
-        Some(speed) => nutgiao_simulator::run_realtime(&mut sim, control.as_mut(), args.duration, speed, |_| true),
+        Some(speed) => {
+            nutgiao_simulator::run_realtime(&mut sim, control.as_mut(), args.duration, speed, |_| true);
+        }
         None => nutgiao_simulator::run_with_progress(&mut sim, control.as_mut(), args.duration, !args.quiet, |_| {}),
     }
     let summary = sim.summary();

@@ -16,6 +16,7 @@ mod stream;
 pub mod truth;
 mod vehicles;
 mod view;
+mod yuv;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -162,19 +163,20 @@ impl Film {
         let signals = sim.signals().clone();
         let t = sim.now_s();
         let no = self.frame_no;
-        let seen = self.render_all(&vehicles, &signals, no);
+        let encode = !matches!(self.sinks, Sinks::Nowhere);
+        let (seen, i420): (Vec<_>, Vec<_>) = self.render_each(&vehicles, &signals, no, encode).into_iter().unzip();
         for (i, s) in seen.iter().enumerate() {
             self.truth.frame(i, no, t, s, &signals)?;
         }
         match &mut self.sinks {
             Sinks::Files(w) => {
-                for (writer, frame) in w.iter_mut().zip(&self.frames) {
-                    writer.push(frame)?;
+                for (writer, frame) in w.iter_mut().zip(i420) {
+                    writer.push(frame.unwrap_or_default())?;
                 }
             }
             Sinks::Rtsp(server) => {
-                for (i, frame) in self.frames.iter().enumerate() {
-                    server.push(i, frame);
+                for (i, frame) in i420.into_iter().enumerate() {
+                    server.push(i, frame.unwrap_or_default());
                 }
             }
             Sinks::Nowhere => {}
@@ -191,6 +193,18 @@ impl Film {
         signals: &nutgiao_controller::SiteSignals,
         no: u64,
     ) -> Vec<Vec<InView>> {
+        self.render_each(vehicles, signals, no, false).into_iter().map(|(seen, _)| seen).collect()
+    }
+
+    /// Renders every camera and, with `encode`, converts its picture to the encoders' I420
+    /// in the same thread.
+    fn render_each(
+        &mut self,
+        vehicles: &[VehicleView],
+        signals: &nutgiao_controller::SiteSignals,
+        no: u64,
+        encode: bool,
+    ) -> Vec<(Vec<InView>, Option<Vec<u8>>)> {
         let empty = Vec::new();
         std::thread::scope(|scope| {
             let handles: Vec<_> = self
@@ -199,7 +213,15 @@ impl Film {
                 .zip(self.frames.iter_mut())
                 .map(|(c, f)| {
                     let phases = signals.get(&c.intersection).unwrap_or(&empty);
-                    scope.spawn(move || c.render(f, vehicles, phases, no))
+                    scope.spawn(move || {
+                        let seen = c.render(f, vehicles, phases, no);
+                        let i420 = encode.then(|| {
+                            let mut out = Vec::new();
+                            yuv::to_i420(f, &mut out);
+                            out
+                        });
+                        (seen, i420)
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()

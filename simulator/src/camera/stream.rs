@@ -11,7 +11,7 @@ use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 
 use super::CameraError;
-use super::raster::Frame;
+use super::yuv::i420_caps;
 
 fn gst_err(what: impl std::fmt::Display) -> CameraError {
     CameraError::Gstreamer(what.to_string())
@@ -27,8 +27,7 @@ fn fps_fraction(fps: f64) -> (i32, i32) {
 }
 
 fn raw_caps(w: usize, h: usize, fps: f64) -> String {
-    let (n, d) = fps_fraction(fps);
-    format!("video/x-raw,format=RGB,width={w},height={h},framerate={n}/{d}")
+    i420_caps(w, h, fps_fraction(fps))
 }
 
 /// H.264 in MP4, written as fast as the encoder goes (appsrc blocks when it falls behind).
@@ -46,7 +45,7 @@ impl Mp4Writer {
         // x264's superfast preset keeps up with several 720p cameras on two cores; a
         // moderate bitrate leaves realistic blocking on the noisy surfaces.
         let desc = format!(
-            "appsrc name=src format=time block=true max-bytes=20000000 caps={} ! videoconvert ! video/x-raw,format=I420 ! \
+            "appsrc name=src format=time block=true max-bytes=20000000 caps={} ! \
              x264enc speed-preset=superfast bitrate=3000 key-int-max=50 threads=2 ! h264parse ! mp4mux ! filesink location=\"{location}\"",
             raw_caps(w, h, fps)
         );
@@ -62,8 +61,9 @@ impl Mp4Writer {
         Ok(Mp4Writer { pipeline, src, frame_ns: 1e9 / fps, frames: 0 })
     }
 
-    pub fn push(&mut self, frame: &Frame) -> Result<(), CameraError> {
-        let mut buf = gst::Buffer::from_slice(frame.data.clone());
+    /// `i420`: one frame as `yuv::to_i420` writes it.
+    pub fn push(&mut self, i420: Vec<u8>) -> Result<(), CameraError> {
+        let mut buf = gst::Buffer::from_slice(i420);
         {
             let b = buf.get_mut().ok_or_else(|| gst_err("buffer not writable"))?;
             let pts = (self.frames as f64 * self.frame_ns).round() as u64;
@@ -135,7 +135,7 @@ impl RtspCameras {
         for (path, w, h, fps) in mounts {
             let factory = rtsp::RTSPMediaFactory::new();
             factory.set_launch(&format!(
-                "( appsrc name=src is-live=true format=time do-timestamp=true caps={} ! videoconvert ! video/x-raw,format=I420 ! \
+                "( appsrc name=src is-live=true format=time do-timestamp=true caps={} ! \
                  x264enc tune=zerolatency speed-preset=ultrafast bitrate=3000 key-int-max={} ! rtph264pay name=pay0 pt=96 config-interval=1 )",
                 raw_caps(*w, *h, *fps),
                 fps.round().max(1.0) as u32
@@ -167,11 +167,11 @@ impl RtspCameras {
     }
 
     /// Hands a frame to the mount's encoder if someone is watching; true when it was taken.
-    pub fn push(&self, camera: usize, frame: &Frame) -> bool {
+    pub fn push(&self, camera: usize, i420: Vec<u8>) -> bool {
         let Some(slot) = self.slots.get(camera) else { return false };
         let Ok(mut g) = slot.lock() else { return false };
         let Some(src) = g.as_ref() else { return false };
-        match src.push_buffer(gst::Buffer::from_slice(frame.data.clone())) {
+        match src.push_buffer(gst::Buffer::from_slice(i420)) {
             Ok(_) => true,
             Err(_) => {
                 // The media was torn down (last viewer left); the next viewer configures anew.
