@@ -48,11 +48,13 @@ for site in two four; do
     timeout $((SECS + 30)) gst-launch-1.0 -q rtspsrc location="$uri" protocols=tcp ! fakesink > /dev/null 2>&1 &
   done
   wait "$server" || true
+  # Plain text: the log may carry colour codes.
+  sed -i 's/\x1b\[[0-9;]*m//g' "$TMP/live-$site.log"
   lag=$(grep -o 'end_lag_s=[0-9.e-]*' "$TMP/live-$site.log" | tail -1 | cut -d= -f2)
   max=$(grep -o 'max_lag_s=[0-9.e-]*' "$TMP/live-$site.log" | tail -1 | cut -d= -f2)
+  PORT=$((PORT + 1))
   if [ -z "$lag" ]; then echo "live $site: no pace reported"; tail -3 "$TMP/live-$site.log"; continue; fi
   python3 -c "
 print(f'live $site: {$n} cameras over RTSP for $SECS s: behind the wall clock by {$lag:.2f} s at the end (at most {$max:.2f} s), real-time factor {$SECS/($SECS+$lag):.2f}')"
-  PORT=$((PORT + 1))
 done
 pkill -f "rtspsrc location=rtsp://127.0.0.1:" 2>/dev/null || true
