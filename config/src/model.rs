@@ -413,6 +413,13 @@ pub struct CountingLine {
     /// The approach (and so the lanes and signal) this line belongs to.
     #[serde(default)]
     pub approach: Option<String>,
+    /// For a line across departure lanes: the outbound link (leaving the camera's
+    /// intersection) whose lanes it crosses. Its positive direction must be that link's
+    /// travel direction, away from the junction, so that a crossing the other way is a
+    /// driver against the flow, as on an approach's lines (`nutgiao check` verifies it
+    /// through the calibration).
+    #[serde(default)]
+    pub departure: Option<String>,
     /// Distance the ground point must travel past the line before a crossing counts.
     #[serde(default = "default_hysteresis")]
     pub hysteresis_m: f64,

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::homography::Homography;
-use crate::model::{Camera, Intersection, Phase, Site, Turn, ZoneKind};
+use crate::model::{Camera, CountingLine, Intersection, Phase, Site, Turn, ZoneKind};
 use crate::source::KeyPath;
 use crate::topology::{self, MIN_GREEN_FLOOR_S};
 
@@ -474,6 +474,50 @@ fn inside(p: [f64; 2], res: [u32; 2]) -> bool {
     p[0] >= 0.0 && p[1] >= 0.0 && p[0] <= f64::from(res[0]) && p[1] <= f64::from(res[1])
 }
 
+/// A departure line's positive crossing has to be its link's travel direction on the
+/// ground: the wrong-way rule reads every negative crossing as a driver against the flow.
+fn check_departure_line(site: &Site, cam: &Camera, line: &CountingLine, dep: &str, lp: &KeyPath, f: &mut Findings) {
+    let id = &cam.id;
+    if line.approach.is_some() {
+        f.push(
+            lp.key("departure"),
+            format!("camera {id} line {}: a line is on an approach or on a departure, not both", line.id),
+        );
+    }
+    let Some(link) = site.link(dep) else {
+        f.push(lp.key("departure"), format!("camera {id} line {}: unknown link `{dep}`", line.id));
+        return;
+    };
+    if link.from != cam.intersection {
+        f.push(
+            lp.key("departure"),
+            format!(
+                "camera {id} line {}: link {dep} starts at `{}`, not at the camera's intersection {}",
+                line.id, link.from, cam.intersection
+            ),
+        );
+        return;
+    }
+    let (Some(a), Some(b)) = (site.point(&link.from), site.point(&link.to)) else { return };
+    let Ok(h) = Homography::estimate(&cam.calibration) else { return };
+    // The positive direction crosses from the left of p0->p1 to its right on screen.
+    let [p0, p1] = line.points;
+    let mid = [(p0[0] + p1[0]) / 2.0, (p0[1] + p1[1]) / 2.0];
+    let step = [-(p1[1] - p0[1]) * 0.05, (p1[0] - p0[0]) * 0.05];
+    let (Some(g0), Some(g1)) = (h.to_ground(mid), h.to_ground([mid[0] + step[0], mid[1] + step[1]])) else { return };
+    let along = (g1[0] - g0[0]) * (b.0 - a.0) + (g1[1] - g0[1]) * (b.1 - a.1);
+    if !(along > 0.0) {
+        f.push(
+            lp.key("points"),
+            format!(
+                "camera {id} line {}: its positive direction points towards {}, against the travel of departure \
+                 link {dep}; swap its two points",
+                line.id, link.from
+            ),
+        );
+    }
+}
+
 fn check_camera(site: &Site, cam: &Camera, p: &KeyPath, f: &mut Findings) {
     let id = &cam.id;
     let inter = site.intersection(&cam.intersection);
@@ -545,6 +589,9 @@ fn check_camera(site: &Site, cam: &Camera, p: &KeyPath, f: &mut Findings) {
         }
         if !(line.hysteresis_m >= 0.0) {
             f.push(lp.key("hysteresis_m"), format!("camera {id} line {}: hysteresis must not be negative", line.id));
+        }
+        if let Some(dep) = &line.departure {
+            check_departure_line(site, cam, line, dep, &lp, f);
         }
     }
     for (k, z) in cam.zones.iter().enumerate() {
@@ -784,5 +831,43 @@ fn check_control(site: &Site, f: &mut Findings) {
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arterial() -> Site {
+        toml::from_str(include_str!("../examples/arterial.toml")).unwrap()
+    }
+
+    fn departure_findings(site: &Site) -> Vec<String> {
+        validate(site).into_iter().map(|f| f.message).filter(|m| m.contains("depart")).collect()
+    }
+
+    #[test]
+    fn a_departure_line_must_point_along_its_link() {
+        let mut site = arterial();
+        assert_eq!(departure_findings(&site), Vec::<String>::new());
+        let line = site.cameras[0].lines.iter_mut().find(|l| l.id == "J1-E-departure").unwrap();
+        line.points.swap(0, 1);
+        let found = departure_findings(&site);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("against the travel of departure link J1W"), "{found:?}");
+    }
+
+    #[test]
+    fn a_departure_line_names_a_link_leaving_the_camera_s_junction() {
+        let mut site = arterial();
+        let line = site.cameras[0].lines.iter_mut().find(|l| l.id == "J1-E-departure").unwrap();
+        line.departure = Some("WJ1".into());
+        let found = departure_findings(&site);
+        assert!(found.iter().any(|m| m.contains("link WJ1 starts at `W`")), "{found:?}");
+        let line = site.cameras[0].lines.iter_mut().find(|l| l.id == "J1-E-departure").unwrap();
+        line.departure = Some("J1W".into());
+        line.approach = Some("J1-W".into());
+        let found = departure_findings(&site);
+        assert!(found.iter().any(|m| m.contains("not both")), "{found:?}");
     }
 }

@@ -30,6 +30,12 @@ const FULL_LANE: u8 = 0b11;
 const ABREAST_SCAN: usize = 4;
 /// Illegal stoppers stay this much longer than a no-stopping zone's usual 20 s limit.
 const ILLEGAL_STOP_DWELL_S: (f64, f64) = (30.0, 90.0);
+/// Share of illegal stoppers whose route passes a no-stopping zone that stop in it: drivers
+/// stop where the shops are, near junctions, which is where stopping is forbidden.
+const STOP_IN_NO_STOPPING_ZONE: f64 = 0.75;
+/// Room kept between a stopped vehicle and the ends of a no-stopping stretch, so that all of
+/// it stands inside the zone.
+const NO_STOPPING_MARGIN_M: f64 = 2.0;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Veh {
@@ -111,6 +117,9 @@ pub struct Simulation {
     handover_buf: Vec<u32>,
     teleport_buf: Vec<u32>,
     pub(crate) wrong_way: WrongWay,
+    /// Kerb-lane stretches (link, from, to in metres along it) inside the site's no-stopping
+    /// zones, where illegal stoppers prefer to stop.
+    no_stopping: Vec<(u32, f64, f64)>,
     pub(crate) trajectories: Option<Trajectories>,
     // Counters.
     generated: u64,
@@ -176,6 +185,7 @@ impl Simulation {
         }
         let trajectories = opts.record_trajectories.then(|| Trajectories::new(&net));
         let wrong_way = WrongWay::new(&net);
+        let no_stopping = no_stopping_stretches(site, &net);
         Ok(Simulation {
             site_name: site.site.name.clone(),
             rng: ChaCha8Rng::seed_from_u64(opts.seed),
@@ -208,6 +218,7 @@ impl Simulation {
             handover_buf: Vec::new(),
             teleport_buf: Vec::new(),
             wrong_way,
+            no_stopping,
             trajectories,
             generated: 0,
             inserted: 0,
@@ -860,13 +871,8 @@ impl Simulation {
             desired
         };
         let illegal_stop = if misbehaviour == Some(MisbehaviourKind::IllegalStop) {
-            let links = &self.demand.routes[a.route as usize].links;
-            let found = links.iter().copied().find(|&li| self.net.links[li as usize].length > 80.0);
-            found.map(|li| {
-                let len = self.net.links[li as usize].length;
-                let at = len * self.rng.random_range(0.3..0.6);
-                (li, at, self.rng.random_range(ILLEGAL_STOP_DWELL_S.0..ILLEGAL_STOP_DWELL_S.1))
-            })
+            self.illegal_stop_place(a.route, p.length_m)
+                .map(|(li, at)| (li, at, self.rng.random_range(ILLEGAL_STOP_DWELL_S.0..ILLEGAL_STOP_DWELL_S.1)))
         } else {
             None
         };
@@ -932,6 +938,21 @@ impl Simulation {
             self.push_event(SimEvent::Inserted { t: self.now, vehicle: id, class: a.class, link });
         }
         true
+    }
+
+    /// Where an illegal stopper on `route` stops (link, front bumper along it): mostly in a
+    /// no-stopping zone on its way, wholly inside it; otherwise part-way along the first long
+    /// link of its route.
+    fn illegal_stop_place(&mut self, route: u32, length: f64) -> Option<(u32, f64)> {
+        let links = &self.demand.routes[route as usize].links;
+        let zones: Vec<(u32, f64, f64)> =
+            self.no_stopping.iter().copied().filter(|(l, from, to)| links.contains(l) && to - from > length).collect();
+        if !zones.is_empty() && self.rng.random::<f64>() < STOP_IN_NO_STOPPING_ZONE {
+            let (li, from, to) = zones[self.rng.random_range(0..zones.len())];
+            return Some((li, self.rng.random_range(from + length..=to)));
+        }
+        let found = links.iter().copied().find(|&li| self.net.links[li as usize].length > 80.0);
+        found.map(|li| (li, self.net.links[li as usize].length * self.rng.random_range(0.3..0.6)))
     }
 
     fn draw_misbehaviour(&mut self) -> Option<MisbehaviourKind> {
@@ -1146,4 +1167,56 @@ impl Simulation {
     pub fn arterials(&self) -> &[crate::network::Arterial] {
         &self.net.arterials
     }
+}
+
+/// The kerb-lane stretches of every link that lie in one of the site cameras' no-stopping
+/// zones (image polygons, put on the ground through the camera's calibration), less a margin
+/// at each end: where stopping is forbidden and a camera watches.
+pub(crate) fn no_stopping_stretches(site: &Site, net: &Network) -> Vec<(u32, f64, f64)> {
+    const STEP_M: f64 = 0.5;
+    let mut out = Vec::new();
+    for cam in &site.cameras {
+        let Ok(h) = nutgiao_config::Homography::estimate(&cam.calibration) else { continue };
+        for z in cam.zones.iter().filter(|z| z.kind == nutgiao_config::ZoneKind::NoStopping) {
+            let Some(ground) = z.points.iter().map(|&p| h.to_ground(p)).collect::<Option<Vec<_>>>() else { continue };
+            for (li, l) in net.links.iter().enumerate() {
+                // The longest run of kerb-lane points inside the zone.
+                let (mut best, mut run): ((f64, f64), Option<f64>) = ((0.0, 0.0), None);
+                let n = (l.length / STEP_M).floor() as usize;
+                for k in 0..=n + 1 {
+                    let s = (k as f64 * STEP_M).min(l.length);
+                    let (x, y) = l.world(0, s, 0.0);
+                    let inside = k <= n && in_polygon(&ground, [x, y]);
+                    match (inside, run) {
+                        (true, None) => run = Some(s),
+                        (false, Some(from)) => {
+                            let to = s - STEP_M;
+                            if to - from > best.1 - best.0 {
+                                best = (from, to);
+                            }
+                            run = None;
+                        }
+                        _ => {}
+                    }
+                }
+                let (from, to) = (best.0 + NO_STOPPING_MARGIN_M, best.1 - NO_STOPPING_MARGIN_M);
+                if to - from >= 5.0 {
+                    out.push((li as u32, from, to));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Even-odd point-in-polygon test.
+fn in_polygon(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
+    let mut odd = false;
+    for i in 0..poly.len() {
+        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+        if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]) {
+            odd = !odd;
+        }
+    }
+    odd
 }

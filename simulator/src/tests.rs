@@ -300,3 +300,90 @@ fn wrong_way_drivers_and_illegal_stoppers_are_recorded_with_positions() {
         .collect();
     assert!(!ends.is_empty() && ends.iter().all(|d| *d >= 20.0), "{ends:?}");
 }
+
+/// Every vehicle's events of one kind over `steps` of 0.1 s with misbehaviour switched on.
+fn misbehaviour_events(site: &Site, steps: usize) -> Vec<SimEvent> {
+    let opts = SimOptions { record_events: true, ..SimOptions::default() };
+    let mut sim = Simulation::new(site, opts).expect("simulation");
+    let mut c = nutgiao_controller::by_name(site, "fixed:fixed90").expect("controller");
+    let mut events = Vec::new();
+    for _ in 0..steps {
+        sim.step(c.as_mut());
+        events.extend(sim.drain_events());
+    }
+    events
+}
+
+/// Distance of a point from the nearest intersection's centre.
+fn from_junction(site: &Site, x: f64, y: f64) -> f64 {
+    site.intersections.iter().map(|i| (x - i.x).hypot(y - i.y)).fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn wrong_way_drivers_ride_a_short_stretch_next_to_a_junction() {
+    let mut site = arterial();
+    site.demand.misbehaviour.wrong_way = 0.1;
+    let events = misbehaviour_events(&site, 1200);
+    let (mut entries, mut exits) = (Vec::new(), Vec::new());
+    for e in &events {
+        match e {
+            SimEvent::WrongWayEntry { link, x, y, .. } => entries.push((link.clone(), from_junction(&site, *x, *y))),
+            SimEvent::WrongWayExit { link, x, y, .. } => exits.push((link.clone(), from_junction(&site, *x, *y))),
+            _ => {}
+        }
+    }
+    assert!(entries.len() >= 10 && exits.len() >= 5, "{entries:?} {exits:?}");
+    // Cars (the example's whole demand) ride the departure lanes from 40-90 m out to 1.5-5 m
+    // before the junction's edge (the link ends 7.2 m from the centre, half its width further).
+    assert!(entries.iter().all(|(_, d)| (40.0..100.0).contains(d)), "{entries:?}");
+    assert!(exits.iter().all(|(_, d)| (7.0..14.0).contains(d)), "{exits:?}");
+    let departures: Vec<&str> =
+        site.links.iter().filter(|l| site.intersection(&l.from).is_some()).map(|l| l.id.as_str()).collect();
+    assert!(entries.iter().all(|(l, _)| departures.contains(&l.as_str())), "{entries:?}");
+}
+
+#[test]
+fn wrong_way_motorbikes_also_ride_up_an_approach_s_kerb() {
+    let mut site = arterial();
+    site.demand.misbehaviour.wrong_way = 0.1;
+    site.demand.mix = [(nutgiao_config::VehicleClass::Motorbike, 1.0)].into();
+    for f in &mut site.demand.flows {
+        f.mix = None;
+    }
+    let events = misbehaviour_events(&site, 1200);
+    let entries: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            SimEvent::WrongWayEntry { x, y, .. } => Some(from_junction(&site, *x, *y)),
+            _ => None,
+        })
+        .collect();
+    // Out of the junction box (2 m past the stop line) up an approach's kerb, or onto the
+    // departure lanes 40-90 m out as cars do.
+    let up_the_kerb = entries.iter().filter(|d| **d < 10.0).count();
+    assert!(up_the_kerb >= 5 && up_the_kerb < entries.len(), "{entries:?}");
+    assert!(entries.iter().all(|d| *d < 10.0 || (40.0..100.0).contains(d)), "{entries:?}");
+}
+
+#[test]
+fn illegal_stoppers_mostly_stop_in_the_cameras_no_stopping_zones() {
+    let mut site = arterial();
+    site.demand.misbehaviour.illegal_stop = 0.1;
+    let events = misbehaviour_events(&site, 1800);
+    let stops: Vec<(String, f64, f64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SimEvent::IllegalStopStart { link, x, y, .. } => Some((link.clone(), *x, *y)),
+            _ => None,
+        })
+        .collect();
+    // The example's two kerb no-stopping zones: 20-60 m along the departure lanes of J1's
+    // west arm (link J1W) and J2's east arm (J2J3), kerb lane 3.2-6.4 m off the centre line.
+    let in_zone = |(l, x, y): &(String, f64, f64)| match l.as_str() {
+        "J1W" => (-60.0..-20.0).contains(x) && (3.2..6.4).contains(y),
+        "J2J3" => (320.0..360.0).contains(x) && (-6.4..-3.2).contains(y),
+        _ => false,
+    };
+    let n = stops.iter().filter(|s| in_zone(s)).count();
+    assert!(n >= 3 && n < stops.len(), "{n} of {stops:?} in a zone: some stop elsewhere too");
+}

@@ -1,7 +1,15 @@
-//! Wrong-way drivers: a vehicle that enters an exit link from its far end and drives
-//! against the flow on its kerb lane for a while, then turns off. They are kept apart from
-//! the lane queues (oncoming drivers do not react to them) but their world positions are
-//! exact, because cameras judge them from pixels.
+//! Wrong-way drivers as a traffic engineer sees them in Vietnamese streets: a short ride
+//! against the flow near a junction, to reach a shop or a U-turn, not a trip down the wrong
+//! carriageway. Two kinds:
+//!
+//! - on the departure lanes of a junction (any vehicle): it comes out of a shop or alley
+//!   40-90 m from the junction, rides the kerb lane towards the junction and turns off
+//!   1.5-5 m before it (onto the pavement or the cross street's kerb);
+//! - along the kerb of an approach (two-wheelers only: a car cannot pass the queue): it comes
+//!   out of the junction, rides past the stop line up the kerb for 45-90 m and turns off.
+//!
+//! They are kept apart from the lane queues (oncoming drivers do not react to them) but their
+//! world positions are exact, because cameras judge them from pixels.
 
 use nutgiao_config::{VehicleClass, VehicleClassParams};
 use rand::Rng;
@@ -9,10 +17,17 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::VehicleView;
 use crate::events::{MisbehaviourKind, SimEvent};
-use crate::network::Network;
+use crate::network::{NONE, Network};
 
 /// Speed of a wrong-way driver: cautious, well below the limit.
 const WRONG_WAY_SPEED_SHARE: f64 = 0.6;
+/// Where a departure-lane rider appears and where it turns off, metres from the junction.
+const DEPARTURE_START_M: (f64, f64) = (40.0, 90.0);
+const DEPARTURE_END_M: (f64, f64) = (1.5, 5.0);
+/// How far up an approach's kerb a two-wheeler rides from the stop line.
+const APPROACH_RIDE_M: (f64, f64) = (45.0, 90.0);
+/// A two-wheeler keeps to the kerb side of the kerb lane, beside the queue.
+const TWO_WHEELER_KERB_OFFSET_M: f64 = 0.9;
 
 #[derive(Debug, Clone)]
 struct Agent {
@@ -23,6 +38,8 @@ struct Agent {
     pos: f64,
     speed: f64,
     until: f64,
+    /// Metres towards the kerb from the kerb lane's centre.
+    lat: f64,
     length: f64,
     width: f64,
 }
@@ -30,19 +47,19 @@ struct Agent {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WrongWay {
     agents: Vec<Agent>,
-    /// Links that end at a boundary: a wrong-way driver can come in from there.
-    candidates: Vec<u32>,
+    /// Links that leave a junction: a driver rides their departure lanes towards it.
+    departures: Vec<u32>,
+    /// Links that end at a junction's stop line: a two-wheeler rides up their kerb.
+    approaches: Vec<u32>,
 }
 
 impl WrongWay {
     pub fn new(net: &Network) -> WrongWay {
-        let candidates = (0..net.links.len() as u32)
-            .filter(|&l| {
-                let link = &net.links[l as usize];
-                link.approach == crate::network::NONE && link.length > 60.0
-            })
-            .collect();
-        WrongWay { agents: Vec::new(), candidates }
+        let long_enough = |l: u32| net.links[l as usize].length > DEPARTURE_START_M.0 + 10.0;
+        let departures = (0..net.links.len() as u32).filter(|&l| !net.links[l as usize].from_boundary).collect();
+        let approaches =
+            (0..net.links.len() as u32).filter(|&l| net.links[l as usize].approach != NONE && long_enough(l)).collect();
+        WrongWay { agents: Vec::new(), departures, approaches }
     }
 
     pub fn len(&self) -> usize {
@@ -58,23 +75,35 @@ impl WrongWay {
         now: f64,
         rng: &mut ChaCha8Rng,
     ) -> Option<SimEvent> {
-        if self.candidates.is_empty() {
-            return None;
-        }
-        let link = self.candidates[rng.random_range(0..self.candidates.len())];
+        let two_wheeler = class == VehicleClass::Motorbike;
+        let up_the_kerb = two_wheeler && !self.approaches.is_empty() && rng.random::<f64>() < 0.5;
+        let (link, start, until) = if up_the_kerb {
+            let link = self.approaches[rng.random_range(0..self.approaches.len())];
+            let len = net.links[link as usize].length;
+            (link, len + 2.0, (len - rng.random_range(APPROACH_RIDE_M.0..APPROACH_RIDE_M.1)).max(0.0))
+        } else {
+            if self.departures.is_empty() {
+                return None;
+            }
+            let link = self.departures[rng.random_range(0..self.departures.len())];
+            let len = net.links[link as usize].length;
+            let start = rng.random_range(DEPARTURE_START_M.0..DEPARTURE_START_M.1).min(len);
+            (link, start, rng.random_range(DEPARTURE_END_M.0..DEPARTURE_END_M.1).min(start))
+        };
         let l = &net.links[link as usize];
-        let distance = l.length * rng.random_range(0.3..0.7);
+        let lat = if two_wheeler { TWO_WHEELER_KERB_OFFSET_M } else { 0.0 };
         let agent = Agent {
             id,
             class,
             link,
-            pos: l.length,
-            speed: l.speed * WRONG_WAY_SPEED_SHARE,
-            until: l.length - distance,
+            pos: start,
+            speed: (l.speed * WRONG_WAY_SPEED_SHARE).min(p.max_speed_kmh / 3.6),
+            until,
+            lat,
             length: p.length_m,
             width: p.width_m,
         };
-        let (x, y) = l.world(0, agent.pos, 0.0);
+        let (x, y) = l.world(0, agent.pos, lat);
         self.agents.push(agent);
         Some(SimEvent::WrongWayEntry { t: now, vehicle: id, link: l.id.clone(), x, y })
     }
@@ -91,7 +120,7 @@ impl WrongWay {
                 return true;
             }
             let l = &net.links[a.link as usize];
-            let (x, y) = l.world(0, a.pos, 0.0);
+            let (x, y) = l.world(0, a.pos, a.lat);
             out.push(SimEvent::WrongWayExit { t: now + dt, vehicle: a.id, link: l.id.clone(), x, y });
             false
         });
@@ -101,13 +130,13 @@ impl WrongWay {
     pub fn views<'a>(&'a self, net: &'a Network) -> impl Iterator<Item = VehicleView> + 'a {
         self.agents.iter().map(move |a| {
             let l = &net.links[a.link as usize];
-            let (x, y) = l.world(0, a.pos, 0.0);
+            let (x, y) = l.world(0, a.pos, a.lat);
             VehicleView {
                 id: a.id,
                 class: a.class,
                 link: l.id.clone(),
                 lane: 0,
-                lateral_m: 0.0,
+                lateral_m: a.lat,
                 distance_m: a.pos,
                 speed_ms: a.speed,
                 accel_ms2: 0.0,

@@ -34,3 +34,24 @@ fn errors_are_logged_as_json_objects_with_log_format_json() {
     let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(v["level"], "ERROR", "{line}");
 }
+
+#[test]
+fn check_rejects_a_departure_line_drawn_against_its_link() {
+    let text = std::fs::read_to_string(arterial()).unwrap();
+    let reversed = text.replacen(
+        "departure = \"J1W\"\npoints = [[838.8, 250.1], [702.9, 257.6]]",
+        "departure = \"J1W\"\npoints = [[702.9, 257.6], [838.8, 250.1]]",
+        1,
+    );
+    assert_ne!(reversed, text, "the example's J1-E-departure line moved");
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site.toml");
+    std::fs::write(&site, reversed).unwrap();
+    let out = nutgiao().arg("check").arg(&site).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("camera[0].line[2].points: camera cam-J1-W line J1-E-departure: its positive direction points towards J1, against the travel of departure link J1W; swap its two points"),
+        "{stderr}"
+    );
+}

@@ -215,6 +215,41 @@ impl RedLightWitness {
 #[derive(Debug, Default)]
 pub struct WrongWayWitness {
     against: HashMap<(u64, String), HashSet<String>>,
+    /// The last backward crossing of each track and stream: when and where on the ground.
+    last: HashMap<(u64, String), (f64, [f64; 2])>,
+}
+
+/// Fastest a vehicle plausibly goes from one line to the next near a junction (90 km/h). A
+/// track handed from one vehicle to another, or a box that jumps when blobs merge or split,
+/// "crosses" two lines 12 m apart in a tenth of a second.
+pub const WRONG_WAY_MAX_MS: f64 = 25.0;
+
+/// The traffic stream a counting line belongs to, against whose flow a wrong-way driver
+/// goes: an approach (positive towards the stop line), or the departure link whose lanes the
+/// line crosses (positive leaving the junction; `nutgiao check` verifies it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// The key of `WrongWayWitness::crossed_against`.
+    pub key: String,
+    pub departure: bool,
+}
+
+impl Stream {
+    pub fn of(approach: Option<&str>, departure: Option<&str>) -> Option<Stream> {
+        match (approach, departure) {
+            (Some(a), _) => Some(Stream { key: a.to_owned(), departure: false }),
+            (None, Some(d)) => Some(Stream { key: format!("departure {d}"), departure: true }),
+            (None, None) => None,
+        }
+    }
+
+    /// How many of the stream's `lines` (those the camera has) a wrong-way driver must cross
+    /// backwards. An approach seen by one line makes do with it, as before. A departure
+    /// never does: the approaching traffic beside it drives its wrong way, and its boxes
+    /// spill over the centre line; a departure seen by one line reports no wrong way.
+    pub fn lines_needed(&self, lines: usize) -> usize {
+        if self.departure { 2 } else { lines.clamp(1, 2) }
+    }
 }
 
 impl WrongWayWitness {
@@ -226,8 +261,33 @@ impl WrongWayWitness {
         lines.len() >= needed.max(1)
     }
 
+    /// As `crossed_against`, at time `t_s` and the track's ground point: a crossing reached
+    /// from the track's last backward crossing faster than a vehicle drives is no evidence.
+    pub fn crossed_against_at(
+        &mut self,
+        track: u64,
+        stream: &str,
+        line: &str,
+        needed: usize,
+        t_s: f64,
+        ground: Option<[f64; 2]>,
+    ) -> bool {
+        let key = (track, stream.to_owned());
+        if let Some(g) = ground {
+            if let Some(&(t0, g0)) = self.last.get(&key) {
+                let dist = (g[0] - g0[0]).hypot(g[1] - g0[1]);
+                if dist > WRONG_WAY_MAX_MS * (t_s - t0).max(0.0) {
+                    return false;
+                }
+            }
+            self.last.insert(key, (t_s, g));
+        }
+        self.crossed_against(track, stream, line, needed)
+    }
+
     pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
         self.against.retain(|k, _| alive(k.0));
+        self.last.retain(|k, _| alive(k.0));
     }
 }
 
@@ -260,6 +320,37 @@ mod tests {
         assert!(w.crossed_against(3, "J2-E", "J2-E-stop", 1), "a camera with one line of the approach");
         w.retain(&|id| id != 1);
         assert!(!w.crossed_against(1, "J1-W", "J1-W-count", 2), "a dropped track starts again");
+    }
+
+    #[test]
+    fn departure_lines_are_a_stream_of_their_own_that_needs_two_lines() {
+        let approach = Stream::of(Some("J1-W"), None).unwrap();
+        let departure = Stream::of(None, Some("J1W")).unwrap();
+        assert_ne!(approach.key, departure.key);
+        assert_eq!(Stream::of(None, None), None);
+        assert_eq!((approach.lines_needed(1), approach.lines_needed(3)), (1, 2));
+        assert_eq!((departure.lines_needed(1), departure.lines_needed(2)), (2, 2));
+        let mut w = WrongWayWitness::default();
+        assert!(!w.crossed_against(1, &departure.key, "J1-E-departure", departure.lines_needed(1)));
+        assert!(
+            !w.crossed_against(1, &approach.key, "J1-W-stop", 2),
+            "an approach's line adds nothing to a departure's"
+        );
+        assert!(w.crossed_against(1, &departure.key, "J1-E-departure-near", departure.lines_needed(2)));
+    }
+
+    #[test]
+    fn a_second_line_reached_faster_than_a_vehicle_drives_is_no_evidence() {
+        let mut w = WrongWayWitness::default();
+        let key = "departure J1W";
+        assert!(!w.crossed_against_at(1, key, "far", 2, 96.44, Some([-29.0, 0.0])));
+        assert!(!w.crossed_against_at(1, key, "near", 2, 96.56, Some([-16.0, 0.1])), "12 m in 0.12 s: a jump");
+        // A rider at 30 km/h takes 1.4 s for the same 12 m.
+        assert!(!w.crossed_against_at(2, key, "far", 2, 15.32, Some([-28.7, 4.0])));
+        assert!(w.crossed_against_at(2, key, "near", 2, 16.76, Some([-16.9, 3.9])));
+        // Uncalibrated: no ground, no check.
+        assert!(!w.crossed_against_at(3, key, "far", 2, 1.0, None));
+        assert!(w.crossed_against_at(3, key, "near", 2, 1.01, None));
     }
 
     /// Runs one vehicle (box centre at `centre_m(t)` in metres, on a camera where 10 px are

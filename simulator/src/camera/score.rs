@@ -137,6 +137,26 @@ fn window(kind: &str) -> (f64, f64) {
     }
 }
 
+/// The largest number of (report, truth) pairs, each used once, that `candidates` (per
+/// report, the truths it may match) allow: augmenting paths (Kuhn), tried in candidate order.
+fn max_matching(candidates: &[Vec<usize>], truths: usize) -> usize {
+    fn augment(r: usize, candidates: &[Vec<usize>], owner: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+        for &t in &candidates[r] {
+            if seen[t] {
+                continue;
+            }
+            seen[t] = true;
+            if owner[t].is_none_or(|o| augment(o, candidates, owner, seen)) {
+                owner[t] = Some(r);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner = vec![None; truths];
+    (0..candidates.len()).filter(|&r| augment(r, candidates, &mut owner, &mut vec![false; truths])).count()
+}
+
 /// Crossings match counts within this many seconds (the detector's box lags the vehicle).
 const CROSSING_TOLERANCE_S: f64 = 1.5;
 
@@ -299,20 +319,23 @@ pub fn score(truth: impl BufRead, events: impl BufRead) -> Result<Scores, ScoreE
             reported.iter().filter(|e| e.kind == "violation" && e.violation.as_deref() == Some(kind)).collect();
         reps.sort_by(|a, b| a.pts_s.total_cmp(&b.pts_s));
         let (before, after) = window(kind);
-        let mut taken = vec![false; truths.len()];
-        let mut matched = 0u64;
-        for e in &reps {
-            let hit = truths
-                .iter()
-                .enumerate()
-                .filter(|(i, v)| !taken[*i] && v.0 == e.camera && e.pts_s >= v.2 - before && e.pts_s <= v.3 + after)
-                .min_by(|a, b| (a.1.2 - e.pts_s).abs().total_cmp(&(b.1.2 - e.pts_s).abs()))
-                .map(|(i, _)| i);
-            if let Some(i) = hit {
-                taken[i] = true;
-                matched += 1;
-            }
-        }
+        // Each report's candidates, nearest start first; then as many pairs as can be made: a
+        // greedy pass hands a report to the wrong one of two overlapping violations and leaves
+        // the next report without its own.
+        let candidates: Vec<Vec<usize>> = reps
+            .iter()
+            .map(|e| {
+                let mut c: Vec<usize> = (0..truths.len())
+                    .filter(|&i| {
+                        let v = truths[i];
+                        v.0 == e.camera && e.pts_s >= v.2 - before && e.pts_s <= v.3 + after
+                    })
+                    .collect();
+                c.sort_by(|&a, &b| (truths[a].2 - e.pts_s).abs().total_cmp(&(truths[b].2 - e.pts_s).abs()));
+                c
+            })
+            .collect();
+        let matched = max_matching(&candidates, truths.len()) as u64;
         let precision = (!reps.is_empty()).then(|| matched as f64 / reps.len() as f64);
         let recall = (!truths.is_empty()).then(|| matched as f64 / truths.len() as f64);
         let f1 = match (precision, recall) {
@@ -518,6 +541,20 @@ mod tests {
         assert!((s.speed_error.mean_abs_kmh.unwrap() - 2.0).abs() < 1e-9);
         insta::assert_snapshot!(s.table());
         insta::assert_json_snapshot!(s);
+    }
+
+    #[test]
+    fn overlapping_violations_each_keep_their_report() {
+        // Two wrong-way drivers in view at once (as in film h13): the first report falls in
+        // both intervals and nearer the second's start, the second report only in the second.
+        let truth = r#"{"record":"header","site":"t","seed":1,"time_of_day":"day","step_s":0.04,"cameras":[{"id":"c","fps":25.0,"resolution":[1280,720],"lines":[]}]}
+{"record":"violation","camera":"c","type":"wrong_way","t":36.8,"end_t":43.76,"vehicle":31,"class":"car","place":"","x":0.0,"y":0.0}
+{"record":"violation","camera":"c","type":"wrong_way","t":43.04,"end_t":51.8,"vehicle":35,"class":"car","place":"","x":0.0,"y":0.0}
+"#;
+        let events = [violation(43.16, "wrong_way"), violation(51.2, "wrong_way")].join("\n");
+        let s = score(truth.as_bytes(), events.as_bytes()).unwrap();
+        let w = &s.violations["wrong_way"];
+        assert_eq!((w.matched, w.precision, w.recall), (2, Some(1.0), Some(1.0)));
     }
 
     #[test]

@@ -119,6 +119,8 @@ struct CamLines {
     height: f64,
     /// Where the camera is meant to look (the whole picture when the site gives none).
     roi: Vec<[f64; 2]>,
+    /// `no_stopping` zones: id, image polygon, dwell allowed (the vision's 60 s by default).
+    no_stopping: Vec<(String, Vec<[f64; 2]>, f64)>,
     pinhole: Option<nutgiao_config::pose::Pinhole>,
 }
 
@@ -131,6 +133,37 @@ struct Interval {
     y: f64,
 }
 
+/// An illegal stop under way in a camera's no-stopping zone.
+#[derive(Debug, Clone)]
+struct Stop {
+    camera: usize,
+    start: f64,
+    class: VehicleClass,
+    zone: String,
+    /// Dwell the zone allows.
+    dwell: f64,
+    x: f64,
+    y: f64,
+}
+
+impl Stop {
+    /// The violation record if the stop outlasted the zone's dwell by `end`.
+    fn record(self, cams: &[CamLines], end: f64, vehicle: u64) -> Option<TruthRecord> {
+        (end - self.start >= self.dwell).then(|| TruthRecord::Violation {
+            camera: cams[self.camera].id.clone(),
+            violation: "illegal_stop".into(),
+            t: self.start,
+            end_t: end,
+            vehicle,
+            class: self.class,
+            place: self.zone,
+            x: self.x,
+            y: self.y,
+            deliberate: None,
+        })
+    }
+}
+
 /// Turns frames and simulator events into truth records.
 pub struct TruthRecorder {
     out: Option<Box<dyn Write + Send>>,
@@ -140,7 +173,8 @@ pub struct TruthRecorder {
     limits_kmh: HashMap<String, f64>,
     sides: HashMap<(usize, usize, u64), (i8, bool)>,
     open: HashMap<(usize, &'static str, u64), Interval>,
-    stops: HashMap<u64, (usize, f64, VehicleClass, String, f64, f64)>,
+    /// Illegal stops under way in a camera's no-stopping zone, by vehicle.
+    stops: HashMap<u64, Stop>,
     classes: HashMap<u64, VehicleClass>,
     now: f64,
     pub crossings: u64,
@@ -328,15 +362,21 @@ impl TruthRecorder {
                         }
                     }
                 }
-                SimEvent::IllegalStopStart { t, vehicle, link, x, y } => {
-                    if let Some(ci) = self.cams.iter().position(|c| c.sees([*x, *y])) {
-                        let class = self.classes.get(vehicle).copied().unwrap_or(VehicleClass::Car);
-                        self.stops.insert(*vehicle, (ci, *t, class, link.clone(), *x, *y));
+                SimEvent::IllegalStopStart { t, vehicle, x, y, .. } => {
+                    // A camera judges stops by its no-stopping zones only: a stop elsewhere in
+                    // its picture is no violation it can report.
+                    let class = self.classes.get(vehicle).copied().unwrap_or(VehicleClass::Car);
+                    let found = self.cams.iter().enumerate().find_map(|(camera, c)| {
+                        let (zone, _, dwell) = c.no_stopping_zone_at([*x, *y])?;
+                        Some(Stop { camera, start: *t, class, zone: zone.clone(), dwell: *dwell, x: *x, y: *y })
+                    });
+                    if let Some(stop) = found {
+                        self.stops.insert(*vehicle, stop);
                     }
                 }
                 SimEvent::IllegalStopEnd { t, vehicle, .. } => {
-                    if let Some((ci, start, class, link, x, y)) = self.stops.remove(vehicle) {
-                        records.push(stop_record(&self.cams[ci].id, start, *t, *vehicle, class, link, x, y));
+                    if let Some(r) = self.stops.remove(vehicle).and_then(|s| s.record(&self.cams, *t, *vehicle)) {
+                        records.push(r);
                     }
                 }
                 _ => {}
@@ -355,8 +395,9 @@ impl TruthRecorder {
         for ((cam, kind, vehicle), i) in std::mem::take(&mut self.open) {
             records.push(violation(&self.cams[cam].id, kind, i, vehicle, String::new()));
         }
-        for (vehicle, (ci, start, class, link, x, y)) in std::mem::take(&mut self.stops) {
-            records.push(stop_record(&self.cams[ci].id, start, self.now, vehicle, class, link, x, y));
+        // A stop still shorter than the zone's dwell at the end of the run is no violation yet.
+        for (vehicle, stop) in std::mem::take(&mut self.stops) {
+            records.extend(stop.record(&self.cams, self.now, vehicle));
         }
         for r in &records {
             self.violations += 1;
@@ -366,31 +407,6 @@ impl TruthRecorder {
             out.flush().map_err(|e| CameraError::Truth(e.to_string()))?;
         }
         Ok(())
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn stop_record(
-    cam: &str,
-    start: f64,
-    end: f64,
-    vehicle: u64,
-    class: VehicleClass,
-    link: String,
-    x: f64,
-    y: f64,
-) -> TruthRecord {
-    TruthRecord::Violation {
-        camera: cam.to_owned(),
-        violation: "illegal_stop".into(),
-        t: start,
-        end_t: end,
-        vehicle,
-        class,
-        place: link,
-        x,
-        y,
-        deliberate: None,
     }
 }
 
@@ -410,12 +426,18 @@ fn violation(cam: &str, kind: &str, i: Interval, vehicle: u64, place: String) ->
 }
 
 impl CamLines {
-    fn sees(&self, p: [f64; 2]) -> bool {
-        self.pinhole
-            .and_then(|c| c.project([p[0], p[1], 0.0]))
-            .is_some_and(|q| (0.0..self.width).contains(&q[0]) && (0.0..self.height).contains(&q[1]))
+    /// The no-stopping zone whose picture holds the ground point `p`.
+    fn no_stopping_zone_at(&self, p: [f64; 2]) -> Option<&(String, Vec<[f64; 2]>, f64)> {
+        let q = self.pinhole?.project([p[0], p[1], 0.0])?;
+        if !((0.0..self.width).contains(&q[0]) && (0.0..self.height).contains(&q[1])) {
+            return None;
+        }
+        self.no_stopping.iter().find(|(_, poly, _)| inside(poly, q))
     }
 }
+
+/// Dwell allowed in a no-stopping zone that gives none, as the vision pipeline assumes.
+const NO_STOPPING_DEFAULT_DWELL_S: f64 = 60.0;
 
 fn cam_lines(c: &Camera) -> CamLines {
     CamLines {
@@ -431,6 +453,12 @@ fn cam_lines(c: &Camera) -> CamLines {
         width: f64::from(c.resolution[0]),
         height: f64::from(c.resolution[1]),
         roi: c.roi.clone(),
+        no_stopping: c
+            .zones
+            .iter()
+            .filter(|z| z.kind == ZoneKind::NoStopping)
+            .map(|z| (z.id.clone(), z.points.clone(), z.max_dwell_s.unwrap_or(NO_STOPPING_DEFAULT_DWELL_S)))
+            .collect(),
         pinhole: c.pose.as_ref().map(|p| nutgiao_config::pose::Pinhole::new(p, c.resolution)),
     }
 }
@@ -497,4 +525,40 @@ fn cross(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> f64 {
 fn along(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> f64 {
     let d = [b[0] - a[0], b[1] - a[1]];
     ((p[0] - a[0]) * d[0] + (p[1] - a[1]) * d[1]) / (d[0] * d[0] + d[1] * d[1]).max(1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder() -> TruthRecorder {
+        let site =
+            nutgiao_config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/arterial.toml")).unwrap();
+        TruthRecorder::new(&site, None, 1, "day", 0.04).unwrap()
+    }
+
+    fn stop(r: &mut TruthRecorder, vehicle: u64, (x, y): (f64, f64), start: f64, end: f64) {
+        let link = "J1W".to_owned();
+        r.sim_events(&[SimEvent::IllegalStopStart { t: start, vehicle, link: link.clone(), x, y }]).unwrap();
+        if end.is_finite() {
+            r.sim_events(&[SimEvent::IllegalStopEnd { t: end, vehicle, link, x, y, dwell_s: end - start }]).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_illegal_stop_is_a_camera_s_violation_only_in_its_no_stopping_zone_beyond_the_dwell() {
+        let mut r = recorder();
+        // cam-J1-W's kerb no-stopping zone: 20-60 m west of J1 on the departure's kerb lane.
+        stop(&mut r, 1, (-40.0, 4.8), 10.0, 50.0);
+        assert_eq!(r.violations, 1, "in the zone for 40 s, past its 20 s");
+        stop(&mut r, 2, (-40.0, 4.8), 10.0, 25.0);
+        assert_eq!(r.violations, 1, "in the zone for 15 s: allowed");
+        stop(&mut r, 3, (-15.0, -4.8), 10.0, 50.0);
+        assert_eq!(r.violations, 1, "in the picture, on the approach, but in no no-stopping zone");
+        stop(&mut r, 4, (-45.0, 4.8), 70.0, f64::INFINITY);
+        stop(&mut r, 5, (-30.0, 4.8), 60.0, f64::INFINITY);
+        r.now = 85.0;
+        r.finish().unwrap();
+        assert_eq!(r.violations, 2, "still stopped at the end: only the one past the dwell counts");
+    }
 }
