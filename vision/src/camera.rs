@@ -11,6 +11,8 @@ pub struct CameraLine {
     pub geometry: LineGeometry,
     pub kind: LineKind,
     pub approach: Option<String>,
+    /// The departure link whose lanes the line crosses (positive: leaving the junction).
+    pub departure: Option<String>,
     /// Its part in turning movements.
     pub role: Role,
 }
@@ -57,6 +59,7 @@ impl CameraSetup {
                 geometry: LineGeometry::new(&l.id, l.points[0], l.points[1], l.hysteresis_m, Some(&homography)),
                 kind: l.kind,
                 approach: l.approach.clone(),
+                departure: l.departure.clone(),
                 role: Role::of(l.kind, true),
             })
             .collect();
@@ -103,6 +106,7 @@ impl CameraSetup {
                 ),
                 kind: LineKind::Count,
                 approach: None,
+                departure: None,
                 role: Role::of(LineKind::Count, false),
             })
             .collect();
@@ -159,7 +163,9 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/arterial.toml");
         let site = nutgiao_config::load(path).unwrap();
         let setup = CameraSetup::from_site(&site, "cam-J1-W").unwrap();
-        assert_eq!(setup.lines.len(), 3);
+        assert_eq!(setup.lines.len(), 4);
+        let departures: Vec<_> = setup.lines.iter().filter_map(|l| l.departure.as_deref()).collect();
+        assert_eq!(departures, ["J1W", "J1W"], "both departure lines name the link they cross");
         assert!(setup.approach_phases.iter().any(|(a, p)| a == "J1-W" && !p.is_empty()));
         let err = CameraSetup::from_site(&site, "cam-nope").unwrap_err().to_string();
         assert!(err.contains("cam-nope") && err.contains("cam-J1-W"), "{err}");

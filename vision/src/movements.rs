@@ -208,7 +208,13 @@ mod tests {
     use super::*;
 
     fn line(id: &str, p0: [f64; 2], p1: [f64; 2], role: Role) -> CameraLine {
-        CameraLine { geometry: LineGeometry::new(id, p0, p1, 1.0, None), kind: LineKind::Count, approach: None, role }
+        CameraLine {
+            geometry: LineGeometry::new(id, p0, p1, 1.0, None),
+            kind: LineKind::Count,
+            approach: None,
+            departure: None,
+            role,
+        }
     }
 
     /// A junction drawn on screen: mouths on the bottom (south), left (west), top (north)

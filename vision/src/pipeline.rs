@@ -22,7 +22,7 @@ use crate::movements::MovementCounter;
 use crate::queues::{LANE_BIN_S, LaneMeasurement, LaneMeter};
 use crate::signals::{Light, SignalFeed, read_signal_head};
 use crate::track::{Track, TrackState, Tracker, TrackerParams};
-use crate::violations::{Finding, RUN_THROUGH_M, RedLightWitness, WrongWayWitness, ZoneRules};
+use crate::violations::{Finding, RUN_THROUGH_M, RedLightWitness, Stream, WrongWayWitness, ZoneRules};
 
 /// Cumulative time per stage, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -237,15 +237,27 @@ impl CameraPipeline {
                         ground_m: tr.ground_point_m(),
                     }),
                 };
-                if let Some(approach) = line.approach.as_deref()
+                if let Some(stream) = Stream::of(line.approach.as_deref(), line.departure.as_deref())
                     && c.direction < 0
                 {
                     // Against an approach's flow: only a wrong-way driver, confirmed by a
                     // second line of the approach, really goes this way; until then the
                     // count is held, and dropped with the track (docs/vision.md).
-                    let lines_of_approach =
-                        self.setup.lines.iter().filter(|l| l.approach.as_deref() == Some(approach)).count();
-                    if !self.wrong_way.crossed_against(tr.id, approach, &line.geometry.id, lines_of_approach.min(2)) {
+                    let lines_of_stream = self
+                        .setup
+                        .lines
+                        .iter()
+                        .filter(|l| Stream::of(l.approach.as_deref(), l.departure.as_deref()).as_ref() == Some(&stream))
+                        .count();
+                    let needed = stream.lines_needed(lines_of_stream);
+                    if !self.wrong_way.crossed_against_at(
+                        tr.id,
+                        &stream.key,
+                        &line.geometry.id,
+                        needed,
+                        t,
+                        tr.ground_point_m(),
+                    ) {
                         self.held_backward.entry(tr.id).or_default().push((li, event));
                         continue;
                     }
