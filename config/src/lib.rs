@@ -8,6 +8,7 @@ mod error;
 pub mod homography;
 pub mod modbus;
 pub mod model;
+pub mod polygon;
 pub mod pose;
 pub mod queue;
 pub mod source;

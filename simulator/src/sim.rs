@@ -1186,7 +1186,7 @@ pub(crate) fn no_stopping_stretches(site: &Site, net: &Network) -> Vec<(u32, f64
                 for k in 0..=n + 1 {
                     let s = (k as f64 * STEP_M).min(l.length);
                     let (x, y) = l.world(0, s, 0.0);
-                    let inside = k <= n && in_polygon(&ground, [x, y]);
+                    let inside = k <= n && nutgiao_config::polygon::contains(&ground, [x, y]);
                     match (inside, run) {
                         (true, None) => run = Some(s),
                         (false, Some(from)) => {
@@ -1207,16 +1207,4 @@ pub(crate) fn no_stopping_stretches(site: &Site, net: &Network) -> Vec<(u32, f64
         }
     }
     out
-}
-
-/// Even-odd point-in-polygon test.
-fn in_polygon(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
-    let mut odd = false;
-    for i in 0..poly.len() {
-        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
-        if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]) {
-            odd = !odd;
-        }
-    }
-    odd
 }

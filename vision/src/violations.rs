@@ -21,18 +21,9 @@ const SECTION_MIN_S: f64 = 0.5;
 /// beside the line (or two merged into one) spills over it for moments all the time.
 const SOLID_DWELL_S: f64 = 1.0;
 
+/// The same test as the simulator's ground truth, so that both agree on a zone's edge.
 pub fn inside(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
-    let mut inside = false;
-    let n = poly.len();
-    let mut j = n.wrapping_sub(1);
-    for i in 0..n {
-        let (a, b) = (poly[i], poly[j]);
-        if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0] {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
+    nutgiao_config::polygon::contains(poly, p)
 }
 
 #[derive(Debug, Clone, PartialEq)]

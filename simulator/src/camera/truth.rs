@@ -501,17 +501,7 @@ fn truth_camera(c: &Camera) -> TruthCamera {
 
 /// Even-odd test; an empty polygon is the whole picture.
 pub(crate) fn inside(poly: &[[f64; 2]], p: [f64; 2]) -> bool {
-    if poly.len() < 3 {
-        return true;
-    }
-    let mut odd = false;
-    for i in 0..poly.len() {
-        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
-        if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]) {
-            odd = !odd;
-        }
-    }
-    odd
+    poly.len() < 3 || nutgiao_config::polygon::contains(poly, p)
 }
 
 fn round2(x: f64) -> f64 {
