@@ -164,6 +164,10 @@ pub struct WatchArgs {
     /// Read each camera from DIR/<camera id>.mp4 instead of its URI, to the end of the files.
     #[arg(long)]
     pub camera_dir: Option<PathBuf>,
+    /// Decoder threads per camera (0: one per core). Without it, cameras share the cores:
+    /// several streams on few cores decode more frames per CPU second on one thread each.
+    #[arg(long, value_name = "N")]
+    pub decoder_threads: Option<u32>,
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
@@ -235,6 +239,10 @@ pub struct CountArgs {
     /// Lane occupancy and queue length per minute from the camera's queue zones (CSV).
     #[arg(long)]
     pub lanes: Option<PathBuf>,
+    /// Decoder threads (0 or absent: one per core). Give 1 when several jobs share the cores:
+    /// a stream decodes more frames per CPU second on one thread.
+    #[arg(long, value_name = "N")]
+    pub decoder_threads: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,8 @@ pub fn run(args: &CountArgs) -> anyhow::Result<ExitCode> {
         }
         _ => bail!("--site and --camera go together"),
     };
+    let mut setup = setup;
+    setup.decoder_threads = args.decoder_threads.filter(|n| *n > 0);
     let outputs = CountOutputs {
         csv: args.csv.clone(),
         summary: args.summary.clone(),

@@ -201,9 +201,11 @@ fn start_vision(
         subscriber: Some(tx),
     };
     let mut cameras = Vec::new();
+    let decoder_threads = nutgiao_vision::ingest::decoder_threads(None, site.cameras.len());
     for cam in &site.cameras {
         match CameraSetup::from_site(site, &cam.id) {
-            Ok(setup) => {
+            Ok(mut setup) => {
+                setup.decoder_threads = decoder_threads;
                 cameras.push(CameraService::spawn(setup, services::signal_feed(live.clone()), options.clone()))
             }
             Err(e) => tracing::error!("camera {}: {e}", cam.id),

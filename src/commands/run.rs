@@ -77,10 +77,12 @@ pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
         subscriber: Some(tx),
     };
     let mut cameras = Vec::new();
+    let decoder_threads = nutgiao_vision::ingest::decoder_threads(None, site.cameras.len());
     for cam in &site.cameras {
         // A camera that cannot be set up is reported; the others keep running.
         match CameraSetup::from_site(&site, &cam.id) {
-            Ok(setup) => {
+            Ok(mut setup) => {
+                setup.decoder_threads = decoder_threads;
                 cameras.push(CameraService::spawn(setup, services::signal_feed(live.clone()), options.clone()))
             }
             Err(e) => tracing::error!("camera {}: {e}", cam.id),

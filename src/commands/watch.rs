@@ -66,7 +66,10 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         subscriber: Some(tx),
     };
     let mut services = Vec::new();
-    for cam in site.cameras.iter().filter(|c| args.cameras.is_empty() || args.cameras.contains(&c.id)) {
+    let watched: Vec<_> =
+        site.cameras.iter().filter(|c| args.cameras.is_empty() || args.cameras.contains(&c.id)).collect();
+    let decoder_threads = nutgiao_vision::ingest::decoder_threads(args.decoder_threads, watched.len());
+    for cam in watched {
         // A camera with a bad calibration is reported and skipped; the others keep running.
         let mut setup = match CameraSetup::from_site(&site, &cam.id) {
             Ok(s) => s,
@@ -75,6 +78,7 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        setup.decoder_threads = decoder_threads;
         if let Some(dir) = &args.camera_dir {
             setup.uri = dir.join(format!("{}.mp4", cam.id)).display().to_string();
         }

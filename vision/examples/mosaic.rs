@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         uri: video.clone(),
         resolution: None,
         pacing: Pacing::EveryFrame,
+        decoder_threads: None,
     })?;
     let mut tiles = Vec::new();
     while let Some(f) = src.next_frame(Duration::from_secs(30))? {

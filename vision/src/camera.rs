@@ -35,6 +35,9 @@ pub struct CameraSetup {
     pub signal_heads: Vec<(u8, [[f64; 2]; 3])>,
     /// Phases serving each approach, for red-light judgement.
     pub approach_phases: Vec<(String, Vec<u8>)>,
+    /// Threads of the software video decoder; `None` leaves it one per core (see
+    /// `SourceSpec::decoder_threads`).
+    pub decoder_threads: Option<u32>,
 }
 
 /// Default travel past a `--line` (pixels) before a crossing counts, without calibration.
@@ -88,6 +91,7 @@ impl CameraSetup {
             confidence: cam.detector.confidence,
             signal_heads: cam.signal_heads.iter().map(|s| (s.phase, s.lamps)).collect(),
             approach_phases,
+            decoder_threads: None,
         })
     }
 
@@ -124,6 +128,7 @@ impl CameraSetup {
             confidence: 0.4,
             signal_heads: Vec::new(),
             approach_phases: Vec::new(),
+            decoder_threads: None,
         }
     }
 }

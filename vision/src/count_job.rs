@@ -55,6 +55,7 @@ pub fn run(setup: CameraSetup, outputs: &CountOutputs) -> Result<CountResult> {
         uri: setup.uri.clone(),
         resolution: ingest_resolution(&setup, outputs),
         pacing: Pacing::EveryFrame,
+        decoder_threads: setup.decoder_threads,
     })?;
     let mut pipeline = CameraPipeline::new(setup, None)?;
     let mut writer: Option<Mp4Writer> = None;

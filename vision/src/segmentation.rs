@@ -72,6 +72,7 @@ pub fn score_cdnet(video: &Path, dataset: &Path, params: BackgroundParams, first
         uri: video.display().to_string(),
         resolution: None,
         pacing: Pacing::EveryFrame,
+        decoder_threads: None,
     })?;
     let roi_path = dataset.join("ROI.bmp");
     let roi = imgcodecs::imread(&*roi_path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE).map_err(&cv)?;

@@ -165,6 +165,7 @@ fn run_session(
         uri: setup.uri.clone(),
         resolution: setup.resolution,
         pacing: options.pacing,
+        decoder_threads: setup.decoder_threads,
     })?;
     let mut pipeline = CameraPipeline::new(setup.clone(), options.evidence_dir.as_deref())?;
     if options.pacing == Pacing::Live {

@@ -46,8 +46,13 @@ impl BackgroundDetector {
         let mut labels = Mat::default();
         let mut stats = Mat::default();
         let mut centroids = Mat::default();
+        // The mask is 0 outside its window.
+        let window = self.window;
+        if window.area() == 0 {
+            return Ok(Vec::new());
+        }
         let n = imgproc::connected_components_with_stats(
-            &self.mask,
+            &Mat::roi(&self.mask, window).map_err(&cv)?,
             &mut labels,
             &mut stats,
             &mut centroids,
@@ -65,8 +70,8 @@ impl BackgroundDetector {
             }
             let get = |c| at(c).map_err(VisionError::opencv(&self.camera));
             let bbox = BoxPx {
-                x: get(imgproc::CC_STAT_LEFT)? as f64 * self.factor,
-                y: get(imgproc::CC_STAT_TOP)? as f64 * self.factor,
+                x: (get(imgproc::CC_STAT_LEFT)? + window.x) as f64 * self.factor,
+                y: (get(imgproc::CC_STAT_TOP)? + window.y) as f64 * self.factor,
                 w: get(imgproc::CC_STAT_WIDTH)? as f64 * self.factor,
                 h: get(imgproc::CC_STAT_HEIGHT)? as f64 * self.factor,
             };
