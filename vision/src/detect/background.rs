@@ -143,9 +143,7 @@ impl BackgroundDetector {
         } else {
             None
         };
-        let subtractor =
-            BandedSubtractor::new(params.subtractor, params.history, params.var_threshold, size, roi.as_ref())
-                .map_err(cv(camera))?;
+        let subtractor = BandedSubtractor::new(&params, size, roi.as_ref()).map_err(cv(camera))?;
         Ok(Self {
             camera: camera.to_owned(),
             params,
@@ -209,9 +207,8 @@ impl BackgroundDetector {
     /// Loads the ROI from a mask image (non-zero = inside, at the working size), as CDnet
     /// ships it. The model starts over, so set it before the first frame.
     pub fn set_roi_mask(&mut self, mask: Mat) -> Result<()> {
-        let p = &self.params;
-        self.subtractor = BandedSubtractor::new(p.subtractor, p.history, p.var_threshold, self.work, Some(&mask))
-            .map_err(VisionError::opencv(&self.camera))?;
+        self.subtractor =
+            BandedSubtractor::new(&self.params, self.work, Some(&mask)).map_err(VisionError::opencv(&self.camera))?;
         self.roi = Some(mask);
         Ok(())
     }

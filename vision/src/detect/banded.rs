@@ -12,7 +12,7 @@ use opencv::core::{self, CV_8UC1, CV_8UC3, Mat, Rect, Scalar};
 use opencv::prelude::*;
 use opencv::video;
 
-use super::background::Subtractor;
+use super::background::{BackgroundParams, Subtractor};
 
 /// Bands per picture: more follow the slanted edges of the region closer, each costs a call.
 const BANDS: i32 = 8;
@@ -32,16 +32,11 @@ pub struct BandedSubtractor {
 impl BandedSubtractor {
     /// Models for a picture of `size` (columns, rows); with a region of interest (non-zero =
     /// inside, of the same size) only its bands are modelled.
-    pub fn new(
-        kind: Subtractor,
-        history: i32,
-        var_threshold: f64,
-        size: [i32; 2],
-        roi: Option<&Mat>,
-    ) -> opencv::Result<Self> {
+    pub fn new(params: &BackgroundParams, size: [i32; 2], roi: Option<&Mat>) -> opencv::Result<Self> {
+        let (history, var_threshold) = (params.history, params.var_threshold);
         let mut bands = Vec::new();
         for rect in band_rects(size, roi)? {
-            let model: core::Ptr<video::BackgroundSubtractor> = match kind {
+            let model: core::Ptr<video::BackgroundSubtractor> = match params.subtractor {
                 Subtractor::Mog2 => video::create_background_subtractor_mog2(history, var_threshold, true)?.into(),
                 Subtractor::Knn => video::create_background_subtractor_knn(history, 400.0, true)?.into(),
             };
@@ -149,6 +144,11 @@ fn band_rects(size: [i32; 2], roi: Option<&Mat>) -> opencv::Result<Vec<Rect>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A short history and a low threshold, so that the models differ quickly if they can.
+    fn params(kind: Subtractor) -> BackgroundParams {
+        BackgroundParams { subtractor: kind, history: 50, var_threshold: 16.0, ..BackgroundParams::default() }
+    }
     use opencv::core::{Point, Vector};
     use opencv::imgproc;
     use proptest::prelude::*;
@@ -220,8 +220,8 @@ mod tests {
         fn banded_models_label_the_region_as_one_whole_model(seed in 0u64..1000, kind in prop_oneof![Just(Subtractor::Mog2), Just(Subtractor::Knn)]) {
             let size = [160, 120];
             let roi = trapezoid(size);
-            let mut whole = BandedSubtractor::new(kind, 50, 16.0, size, None).unwrap();
-            let mut banded = BandedSubtractor::new(kind, 50, 16.0, size, Some(&roi)).unwrap();
+            let mut whole = BandedSubtractor::new(&params(kind), size, None).unwrap();
+            let mut banded = BandedSubtractor::new(&params(kind), size, Some(&roi)).unwrap();
             prop_assert!(banded.coverage() < 0.9);
             let (mut a, mut b) = (Mat::default(), Mat::default());
             let mut foreground = 0;
@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_frame_of_another_size_is_an_error_not_a_crash() {
-        let mut s = BandedSubtractor::new(Subtractor::Mog2, 50, 16.0, [160, 120], None).unwrap();
+        let mut s = BandedSubtractor::new(&params(Subtractor::Mog2), [160, 120], None).unwrap();
         let mut fg = Mat::default();
         let err = s.apply(&frame([80, 60], 1), &mut fg, -1.0).unwrap_err();
         assert!(err.message.contains("80x60"), "{err}");
