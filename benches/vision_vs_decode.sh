@@ -50,16 +50,17 @@ echo "$N concurrent decode-only pipelines:                    $(echo "$FRAMES / 
 # Wall time says whether N streams keep up on this machine today; CPU time per frame says
 # what they cost, which moves far less with what else the cores are doing: real time for N
 # streams at 25 fps needs at most 1000 ms x cores / (N x 25) of CPU a frame.
-# DECODER_THREADS=1 runs each stream's decoder on one thread (as `watch` does for 2+ cameras).
+# Each stream's decoder runs on one thread, as `watch` runs them for two cameras or more on two
+# cores (DECODER_THREADS=0: the decoder's own choice, one thread per core).
 CORES=$(nproc)
 rm -f "$WORK"/cpu[0-9]*
 start=$(date +%s.%N)
 for i in $(seq 1 "$N"); do
   /usr/bin/time -f "%U %S" -o "$WORK/cpu$i" "$BIN" count "$HD" --site config/examples/arterial.toml --camera cam-J1-W \
-    ${DECODER_THREADS:+--decoder-threads "$DECODER_THREADS"} --summary "$WORK/c$i.json" >/dev/null 2>&1 &
+    --decoder-threads "${DECODER_THREADS:-1}" --summary "$WORK/c$i.json" >/dev/null 2>&1 &
 done
 wait
 wall=$(echo "$(date +%s.%N) - $start" | bc -l)
 cpu=$(cat "$WORK"/cpu[0-9]* | awk '{c += $1 + $2} END {print c}')
-echo "$N concurrent 1080p streams (processing at 1280x720): $(echo "$N * $FRAMES / $wall" | bc -l | xargs printf '%.1f') frames/s in total, $(echo "$FRAMES / $wall" | bc -l | xargs printf '%.1f') fps per stream (real time needs 25)"
+echo "$N concurrent 1080p streams (processing at 1280x720, decoder threads ${DECODER_THREADS:-1}): $(echo "$N * $FRAMES / $wall" | bc -l | xargs printf '%.1f') frames/s in total, $(echo "$FRAMES / $wall" | bc -l | xargs printf '%.1f') fps per stream (real time needs 25)"
 echo "  CPU per frame: $(echo "$cpu * 1000 / ($N * $FRAMES)" | bc -l | xargs printf '%.1f') ms (real time on $CORES cores needs at most $(echo "1000 * $CORES / ($N * 25)" | bc -l | xargs printf '%.1f') ms)"
