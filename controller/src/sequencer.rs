@@ -32,14 +32,15 @@ pub enum Mode {
     /// and the next called stage in order is served.
     Actuated,
     /// Actuated-coordinated: a plan's cycle, offset and order. The first, coordinated stage
-    /// ends at the plan's yield point (the end of its split's green) wherever it started,
-    /// or up to `ARTERIAL_HOLD_S` later while a vehicle is still arriving on its advance
-    /// loops (the tail of a platoon; only the platoon phases' loops count where some are
-    /// set, see `set_platoon_phases`). Every other stage ends early once the vehicles it
-    /// knows of are served (`side_in_use`; after its minimum green), so the arterial starts
-    /// early and gets the time the side streets did not use; a side stage still in use at
-    /// its planned end may run on by `SIDE_EXTENSION_SHARE` of the coordinated stage's green
-    /// above its minimum, which the coordinated stage gives up.
+    /// ends at the plan's yield point (the end of its split's green) wherever it started, or up
+    /// to `ARTERIAL_HOLD_S` (`INTERIOR_ARTERIAL_HOLD_S` inside the corridor) later while a
+    /// vehicle is still arriving on its advance loops (the tail of a platoon; only the platoon
+    /// phases' loops count where some are set, see `set_platoon_phases`). Every other stage
+    /// ends early once the vehicles it knows of are served (`side_in_use`; after its minimum
+    /// green), so the arterial starts early and gets the time the side streets did not use; a
+    /// side stage still in use at its planned end may run on by `SIDE_EXTENSION_SHARE` of the
+    /// coordinated stage's green above its minimum, which the coordinated stage gives up, for
+    /// the vehicles it knows of (`RUN_ON_GAP_S`).
     Coordinated(IntersectionPlan),
     /// An algorithm requests the stage (see `request_stage`); min green still holds and a
     /// requested change always runs the full yellow and red clearance.
@@ -385,8 +386,12 @@ impl Sequencer {
                     }
                     // Past the yield point: hold for the tail of a platoon still arriving,
                     // within the hold and the stage's maximum green.
-                    let limit = (end_s + ARTERIAL_HOLD_S).min(start_s + st.max_green_s.max(end_s - start_s));
                     let platoon = st.phases.iter().any(|&p| self.platoon[p]);
+                    // Where every coordinated phase receives platoons (inside the corridor), a
+                    // shorter hold: what it releases late reaches the next signal late.
+                    let interior = st.phases.iter().all(|&p| self.platoon[p]);
+                    let hold = if interior { INTERIOR_ARTERIAL_HOLD_S } else { ARTERIAL_HOLD_S };
+                    let limit = (end_s + hold).min(start_s + st.max_green_s.max(end_s - start_s));
                     let arriving = st
                         .phases
                         .iter()
@@ -394,7 +399,10 @@ impl Sequencer {
                         .any(|&p| self.actuation.approaching(p, snap, HOLD_GAP_S));
                     return (!arriving || now + EPS >= limit).then_some(1 % n);
                 }
-                let extended = st.phases.iter().any(|&p| side_in_use(&self.actuation, p, snap));
+                // Past its planned end (the run-on) a side stage serves the vehicles it knows
+                // of and those on its loops, not a gap's later arrivals.
+                let gap = if now + EPS < end_s { SIDE_GAP_S } else { RUN_ON_GAP_S };
+                let extended = st.phases.iter().any(|&p| side_in_use(&self.actuation, p, snap, gap));
                 // A side stage still in use may run on into the coordinated stage's time (whose
                 // end stays put), so a queue the split was too short for is not left behind.
                 let force_off =
@@ -483,23 +491,31 @@ pub const SIDE_EXTENSION_SHARE: f64 = 0.3;
 /// its loops less than this long ago (besides the vehicles it knows of, `side_in_use`).
 /// At 1 s steps: a gap of at most 1 s, a queue discharging at saturation headways.
 pub const SIDE_GAP_S: f64 = 1.5;
+/// The gap that keeps a side stage green during its run-on (past its planned end): none, so
+/// only a vehicle on a loop or known to be between the loops (`side_in_use`) holds it. The
+/// run-on is for a queue the split was too short for; with `SIDE_GAP_S` a stream of random
+/// arrivals held it to its force-off at the arterial's expense. Measured on the arterial
+/// (adaptive, nutgiao's simulator, docs/sumo.md): seeds 1..5 24.87 -> 24.26 s, 6..10 24.31 ->
+/// 23.96 s, 11..20 24.60 -> 24.12 s; SUMO base and peak unchanged within 0.1 s with
+/// `INTERIOR_ARTERIAL_HOLD_S`, 1.2 s worse on the peak without it.
+pub const RUN_ON_GAP_S: f64 = 0.0;
 /// Vehicles counted between a side phase's advance loop and its stop line hold its green
 /// only while one of its loops saw a vehicle less than this long ago, so that a missed count
 /// cannot hold it to its force-off every cycle. 60 m at 40 km/h take 5.4 s.
 pub const BETWEEN_LOOPS_STALE_S: f64 = 6.0;
 
-/// Is a side (non-coordinated) phase of an actuated-coordinated plan still in use? A
-/// vehicle on a stop-line loop, a vehicle that passed an advance loop during red or green and
-/// has not crossed the stop line yet (`Actuation::between_loops`), or a vehicle on or just off
-/// any loop (`SIDE_GAP_S`). With the passage time alone (2.5 s on the arterial's side
-/// streets) the green ran 2.5 s past the last queued vehicle, yet gapped out before a
-/// vehicle that had passed the 60 m advance loop reached the stop line. Measured on the
-/// arterial (nutgiao's simulator, seeds 1..5, docs/sumo.md): 25.4 -> 25.0 s with the hold on
-/// every phase (seeds 6..10 24.8 -> 24.5 s, 11..20 25.1 -> 24.8 s).
-fn side_in_use(actuation: &Actuation, phase: usize, snap: &DetectorSnapshot) -> bool {
+/// Is a side (non-coordinated) phase of an actuated-coordinated plan still in use? A vehicle on
+/// a stop-line loop, a vehicle that passed an advance loop during red or green and has not
+/// crossed the stop line yet (`Actuation::between_loops`), or a vehicle on or less than `gap_s`
+/// off any loop (`SIDE_GAP_S`, or `RUN_ON_GAP_S` past the planned end). With the passage time
+/// alone (2.5 s on the arterial's side streets) the green ran 2.5 s past the last queued
+/// vehicle, yet gapped out before a vehicle that had passed the 60 m advance loop reached the
+/// stop line. Measured on the arterial (nutgiao's simulator, seeds 1..5, docs/sumo.md): 25.4 ->
+/// 25.0 s with the hold on every phase (seeds 6..10 24.8 -> 24.5 s, 11..20 25.1 -> 24.8 s).
+fn side_in_use(actuation: &Actuation, phase: usize, snap: &DetectorSnapshot, gap_s: f64) -> bool {
     actuation.at_stop_line(phase, snap)
         || (actuation.between_loops(phase, snap) > 0 && actuation.passed_within(phase, snap, BETWEEN_LOOPS_STALE_S))
-        || actuation.passed_within(phase, snap, SIDE_GAP_S)
+        || actuation.passed_within(phase, snap, gap_s)
 }
 
 /// Longest an actuated-coordinated plan's coordinated stage is held past its yield point for
@@ -513,6 +529,11 @@ fn side_in_use(actuation: &Actuation, phase: usize, snap: &DetectorSnapshot) -> 
 /// and the hold only for platoons at the ends of the corridor (`set_platoon_phases`), 4/5/6/8
 /// s give 25.0/24.9/24.9/24.9 s (seeds 6..10: 24.4/24.3/24.4/24.3 s).
 pub const ARTERIAL_HOLD_S: f64 = 6.0;
+/// `ARTERIAL_HOLD_S` inside the corridor, where both arterial directions are platoon phases
+/// (`set_platoon_phases`): a tail held there reaches the end signals that much later, past
+/// their own hold. With `RUN_ON_GAP_S` (nutgiao's simulator, docs/sumo.md): 4/5/6 s give
+/// 24.25/24.13/24.26 s on seeds 1..5 (6..10: 23.84/23.87/23.96 s, 11..20 5 s 24.09 s).
+pub const INTERIOR_ARTERIAL_HOLD_S: f64 = 5.0;
 /// A vehicle that passed an advance loop less than this long ago holds the coordinated
 /// stage (with the site's 60 m advance loops at 50 km/h: still 10 m or more from the stop
 /// line). Measured: 3.5 s is about 0.2 s better than the 2.5 s passage time.

@@ -374,6 +374,19 @@ fn coordinated_side_stage_in_use_runs_on_by_a_bounded_share() {
 }
 
 #[test]
+fn coordinated_side_run_on_serves_known_vehicles_not_a_gap() {
+    // A side vehicle left a loop 1 s ago at every instant (within SIDE_GAP_S, none on a loop,
+    // none between the loops): the side stage stays green up to its planned end but does not
+    // run on, so the arterial gets its whole planned green every cycle.
+    let (p, greens) = coordinated_arterial_greens(|_| DetectorReading { gap_s: 1.0, ..Default::default() }, 600.0);
+    let nominal = p.splits_s[0] - 4.8;
+    assert!(greens.len() > 5, "{greens:?}");
+    for (s, e) in greens.iter().skip(1) {
+        assert!((e - s - nominal).abs() < 0.2 + 1e-6, "green {s}..{e}, planned {nominal}");
+    }
+}
+
+#[test]
 fn coordinated_arterial_is_held_past_its_yield_point_for_arrivals_but_not_beyond_the_hold() {
     let quiet = |_: f64| DetectorReading { gap_s: 99.0, ..Default::default() };
     // A vehicle passes the eastbound advance loop every second, all the time: the arterial
@@ -439,16 +452,17 @@ fn at_an_end_of_the_corridor_only_the_platoon_phases_hold_the_arterial() {
         let yield_point = p.offset_s + p.splits_s[0] - 4.8;
         greens.iter().skip(1).map(|(_, e)| (e - yield_point).rem_euclid(60.0)).collect()
     };
-    for (platoon, approach, held) in [
-        (&[6][..], "J1-W", false),
-        (&[6][..], "J1-E", true),
+    for (platoon, approach, want) in [
+        (&[6][..], "J1-W", 0.0),
+        (&[6][..], "J1-E", ARTERIAL_HOLD_S),
         // Without platoon phases (a cabinet, or a site without a corridor) every phase holds.
-        (&[][..], "J1-W", true),
+        (&[][..], "J1-W", ARTERIAL_HOLD_S),
+        // Inside the corridor (both directions receive platoons) the shorter hold.
+        (&[2, 6][..], "J1-W", INTERIOR_ARTERIAL_HOLD_S),
     ] {
         let (p, greens) = coordinated_greens_with_platoons(platoon, quiet, busy(approach), 600.0);
         let past = past_yield(&greens, &p);
         assert!(past.len() > 5, "{greens:?}");
-        let want = if held { ARTERIAL_HOLD_S } else { 0.0 };
         for x in past {
             assert!((x - want).abs() < 0.1 + 1e-6, "{platoon:?} {approach}: {x} s past the yield point, want {want}");
         }
