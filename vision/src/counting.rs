@@ -57,6 +57,15 @@ impl LineGeometry {
         self.ground.map(|(g0, g1)| dist(g0, g1))
     }
 
+    /// How far (m) a ground point projects beyond the line's ends along it: 0 between
+    /// them; `None` when uncalibrated.
+    pub fn beyond_ends_m(&self, ground: [f64; 2]) -> Option<f64> {
+        let (g0, g1) = self.ground?;
+        let len = dist(g0, g1).max(1e-9);
+        let a = ((ground[0] - g0[0]) * (g1[0] - g0[0]) + (ground[1] - g0[1]) * (g1[1] - g0[1])) / len;
+        Some((-a).max(a - len).max(0.0))
+    }
+
     /// Where along p0->p1 the point projects (0 at p0, 1 at p1).
     pub fn along(&self, image: [f64; 2]) -> f64 {
         let d = [self.p1[0] - self.p0[0], self.p1[1] - self.p0[1]];
@@ -246,6 +255,11 @@ impl LineCounter {
     /// Forgets tracks the tracker has dropped.
     pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
         self.tracks.retain(|id, _| alive(*id));
+    }
+
+    /// Forgets one track: its next crossing is judged as a new track's.
+    pub fn forget(&mut self, track: u64) {
+        self.tracks.remove(&track);
     }
 }
 

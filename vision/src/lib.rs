@@ -24,6 +24,7 @@ pub mod report;
 pub mod segmentation;
 pub mod service;
 pub mod signals;
+pub mod standing;
 pub mod store;
 pub mod track;
 pub mod violations;

@@ -1,6 +1,6 @@
 //! One camera's processing of one frame: detect -> classify -> track -> count -> judge.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -21,8 +21,12 @@ use crate::ingest::Frame;
 use crate::movements::MovementCounter;
 use crate::queues::{LANE_BIN_S, LaneMeasurement, LaneMeter};
 use crate::signals::{Light, SignalFeed, read_signal_head};
-use crate::track::{Track, TrackState, Tracker, TrackerParams};
-use crate::violations::{Finding, RUN_THROUGH_M, RedLightWitness, Stream, WrongWayWitness, ZoneRules};
+use crate::standing::StandingWatch;
+use crate::track::{Track, TrackState, Tracker, TrackerParams, TrailPoint};
+use crate::violations::{
+    Finding, RUN_THROUGH_M, RedLightWitness, Stream, WrongWayWitness, ZoneRules, kept_to_the_lanes,
+    moving_with_the_flow,
+};
 
 /// Cumulative time per stage, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -48,6 +52,10 @@ const MAX_HOLD_S: f64 = 180.0;
 /// real highway clip (16 and 19 counted of 22; street 3 of 8).
 const WAITING_KMH: f64 = 3.0;
 
+/// Ids of vehicles found standing that no track holds: far above the tracker's, and exact in
+/// JSON readers that keep numbers as doubles.
+const STANDING_IDS: u64 = 1 << 40;
+
 fn is_waiting(tr: &Track) -> bool {
     tr.speed_kmh().is_some_and(|v| v < WAITING_KMH)
 }
@@ -67,8 +75,18 @@ pub struct CameraPipeline {
     rules: ZoneRules,
     wrong_way: WrongWayWitness,
     red_light: RedLightWitness,
+    /// The no-stopping zones, watched for standing vehicles (background detector only: it
+    /// loses them; `None` until the first frame, and when there is no such zone).
+    standing: Option<StandingWatch>,
+    standing_looked: bool,
+    /// Ids for vehicles found standing that no track holds (from `STANDING_IDS`).
+    next_standing_id: u64,
     /// Counts against an approach's flow waiting for a second line to confirm them, by track.
     held_backward: HashMap<u64, Vec<(usize, VisionEvent)>>,
+    /// Per line of a stream (approach or departure), the counter that judges wrong way.
+    ww_counters: Vec<Option<LineCounter>>,
+    /// (track, stream) reported driving against the stream.
+    ww_reported: HashSet<(u64, String)>,
     evidence: Option<EvidenceWriter>,
     /// Violations waiting for the end of their evidence clip, by the clip's file stem.
     held: Vec<(String, VisionEvent)>,
@@ -86,8 +104,18 @@ impl CameraPipeline {
     pub fn new(setup: CameraSetup, evidence_dir: Option<&Path>) -> Result<Self> {
         let tracker = Tracker::new(TrackerParams::default(), setup.homography);
         let counters = setup.lines.iter().map(|l| LineCounter::new(l.geometry.clone())).collect();
+        let setup_ww: Vec<Option<LineCounter>> = setup
+            .lines
+            .iter()
+            .map(|l| {
+                Stream::of(l.approach.as_deref(), l.departure.as_deref()).map(|_| LineCounter::new(l.geometry.clone()))
+            })
+            .collect();
         let totals = setup.lines.iter().map(|l| (l.geometry.id.clone(), 0, 0)).collect();
-        let rules = ZoneRules::new(&setup.zones, setup.homography.as_ref());
+        let mut rules = ZoneRules::new(&setup.zones, setup.homography.as_ref());
+        if setup.backend != DetectorBackend::Dnn {
+            rules = rules.without_stops();
+        }
         let movements = MovementCounter::new(&setup.lines, setup.homography.as_ref());
         let lanes = LaneMeter::new(&setup.zones, &setup.lines, setup.homography.as_ref(), LANE_BIN_S);
         let evidence = evidence_dir.map(|d| EvidenceWriter::new(&d.join(&setup.camera), &setup.camera)).transpose()?;
@@ -105,7 +133,12 @@ impl CameraPipeline {
             rules,
             wrong_way: WrongWayWitness::default(),
             red_light: RedLightWitness::default(),
+            standing: None,
+            standing_looked: false,
+            next_standing_id: STANDING_IDS,
             held_backward: HashMap::new(),
+            ww_counters: setup_ww,
+            ww_reported: HashSet::new(),
             evidence,
             held: Vec::new(),
             session: None,
@@ -214,7 +247,56 @@ impl CameraPipeline {
         let mut crossed: Vec<(usize, u64, i8)> = Vec::new();
         for (li, counter) in self.counters.iter_mut().enumerate() {
             let line = &self.setup.lines[li];
+            let stream = Stream::of(line.approach.as_deref(), line.departure.as_deref());
+            let needed = stream.as_ref().map_or(0, |stream| {
+                let lines_of_stream = self
+                    .setup
+                    .lines
+                    .iter()
+                    .filter(|l| Stream::of(l.approach.as_deref(), l.departure.as_deref()).as_ref() == Some(stream))
+                    .count();
+                stream.lines_needed(lines_of_stream)
+            });
             for tr in &tracks {
+                // Wrong way is judged on a counter of its own, which forgets a track's
+                // crossings with the flow: the tracker hands a departing car's track the
+                // wrong-way driver it meets, and the track must be able to cross that line
+                // again, backwards, as the main counter (once per track and line) does not.
+                let trail: Vec<TrailPoint> = tr.trail.iter().copied().collect();
+                if let Some(stream) = &stream
+                    && let Some(ww) = self.ww_counters[li].as_mut()
+                    && moving_with_the_flow(&line.geometry, &trail, t)
+                {
+                    ww.forget(tr.id);
+                    self.wrong_way.forget(tr.id, &stream.key);
+                }
+                if let (Some(stream), Some(ww)) = (&stream, self.ww_counters[li].as_mut())
+                    && let Some(w) =
+                        ww.observe(tr.id, t, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
+                    && w.direction < 0
+                    && kept_to_the_lanes(&line.geometry, &trail, t)
+                    && self.wrong_way.crossed_against_at(
+                        tr.id,
+                        &stream.key,
+                        &line.geometry.id,
+                        needed,
+                        t,
+                        tr.ground_point_m(),
+                    )
+                    && self.ww_reported.insert((tr.id, stream.key.clone()))
+                {
+                    findings.push(Finding {
+                        violation: ViolationType::WrongWay,
+                        place: line.geometry.id.clone(),
+                        track: tr.id,
+                    });
+                    // The counts against the flow it made on the way are real.
+                    for (held_li, held) in self.held_backward.remove(&tr.id).unwrap_or_default() {
+                        self.totals[held_li].2 += 1;
+                        crossed.push((held_li, tr.id, -1));
+                        events.push(held);
+                    }
+                }
                 let Some(c) =
                     counter.observe(tr.id, t, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
                 else {
@@ -237,40 +319,15 @@ impl CameraPipeline {
                         ground_m: tr.ground_point_m(),
                     }),
                 };
-                if let Some(stream) = Stream::of(line.approach.as_deref(), line.departure.as_deref())
+                if let Some(stream) = &stream
                     && c.direction < 0
+                    && !self.ww_reported.contains(&(tr.id, stream.key.clone()))
                 {
-                    // Against an approach's flow: only a wrong-way driver, confirmed by a
-                    // second line of the approach, really goes this way; until then the
-                    // count is held, and dropped with the track (docs/vision.md).
-                    let lines_of_stream = self
-                        .setup
-                        .lines
-                        .iter()
-                        .filter(|l| Stream::of(l.approach.as_deref(), l.departure.as_deref()).as_ref() == Some(&stream))
-                        .count();
-                    let needed = stream.lines_needed(lines_of_stream);
-                    if !self.wrong_way.crossed_against_at(
-                        tr.id,
-                        &stream.key,
-                        &line.geometry.id,
-                        needed,
-                        t,
-                        tr.ground_point_m(),
-                    ) {
-                        self.held_backward.entry(tr.id).or_default().push((li, event));
-                        continue;
-                    }
-                    findings.push(Finding {
-                        violation: ViolationType::WrongWay,
-                        place: line.geometry.id.clone(),
-                        track: tr.id,
-                    });
-                    for (held_li, held) in self.held_backward.remove(&tr.id).unwrap_or_default() {
-                        self.totals[held_li].2 += 1;
-                        crossed.push((held_li, tr.id, -1));
-                        events.push(held);
-                    }
+                    // Against a stream's flow: only a wrong-way driver, confirmed by a second
+                    // line of the stream, really goes this way; until then the count is held,
+                    // and dropped with the track (docs/vision.md).
+                    self.held_backward.entry(tr.id).or_default().push((li, event));
+                    continue;
                 }
                 if c.direction > 0 {
                     self.totals[li].1 += 1;
@@ -287,6 +344,9 @@ impl CameraPipeline {
                 }
             }
             counter.retain(&|id| alive.contains(&id));
+            if let Some(ww) = self.ww_counters[li].as_mut() {
+                ww.retain(&|id| alive.contains(&id));
+            }
         }
         // A crossing on red is a runner once the vehicle drives on into the junction.
         self.red_light.retain(&|id| alive.contains(&id));
@@ -327,13 +387,17 @@ impl CameraPipeline {
             findings.extend(self.rules.judge(t, tr));
         }
         self.rules.retain(&|id| alive.contains(&id));
+        let standing = self.standing_findings(t, &frame.image, &tracks)?;
+        findings.extend(standing.iter().map(|(f, _)| f.clone()));
         self.wrong_way.retain(&|id| alive.contains(&id));
         self.held_backward.retain(|id, _| alive.contains(id));
+        self.ww_reported.retain(|(id, _)| alive.contains(id));
         if let Some(ev) = &mut self.evidence {
             ev.remember(&frame.image, t)?;
         }
         for f in findings {
-            let Some(tr) = tracks.iter().find(|x| x.id == f.track) else { continue };
+            let found_standing = standing.iter().find(|(s, _)| *s == f).map(|(_, tr)| tr);
+            let Some(tr) = found_standing.or_else(|| tracks.iter().find(|x| x.id == f.track)) else { continue };
             let stem = format!("{}-{stamp}-{}-{}", f.violation.as_str(), tr.id, f.place);
             let caption = format!("{} {} {} t={t:.2}s", f.violation.as_str(), f.place, camera);
             let evidence = match &mut self.evidence {
@@ -380,6 +444,52 @@ impl CameraPipeline {
         self.times.count_s += (t3 - t2).as_secs_f64();
         self.times.frames += 1;
         Ok(events)
+    }
+
+    /// Vehicles standing in no-stopping zones past the dwell (`crate::standing`), each with a
+    /// track to report it by: the one that holds its box, if any, or one made for it.
+    fn standing_findings(&mut self, t: f64, image: &Mat, tracks: &[Track]) -> Result<Vec<(Finding, Track)>> {
+        if !matches!(self.detector, Some(Detector::Background(_))) {
+            return Ok(Vec::new());
+        }
+        if !std::mem::replace(&mut self.standing_looked, true) {
+            let size = self
+                .setup
+                .resolution
+                .map_or([f64::from(image.cols()), f64::from(image.rows())], |[w, h]| [f64::from(w), f64::from(h)]);
+            self.standing = StandingWatch::new(&self.setup.zones, size);
+        }
+        let Some(watch) = &mut self.standing else { return Ok(Vec::new()) };
+        let found = watch.observe(t, image).map_err(VisionError::opencv(&self.setup.camera))?;
+        let camera = match &self.detector {
+            Some(Detector::Background(b)) => b.ground_camera().copied(),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for f in found {
+            let holder = tracks
+                .iter()
+                .filter(|tr| tr.bbox.iou(&f.bbox) >= 0.3)
+                .max_by(|a, b| a.bbox.iou(&f.bbox).total_cmp(&b.bbox.iou(&f.bbox)));
+            let id = holder.map_or_else(
+                || {
+                    self.next_standing_id += 1;
+                    self.next_standing_id - 1
+                },
+                |tr| tr.id,
+            );
+            let kind = self
+                .setup
+                .homography
+                .as_ref()
+                .and_then(|h| classify::ground_size_seen(h, camera.as_ref(), &f.bbox))
+                .and_then(classify::classify)
+                .or(holder.map(|tr| tr.kind))
+                .unwrap_or(crate::detect::VehicleKind::Car);
+            let tr = Track::standing(id, f.bbox, kind, t, self.setup.homography.as_ref());
+            out.push((Finding { violation: ViolationType::IllegalStop, place: f.zone, track: id }, tr));
+        }
+        Ok(out)
     }
 
     /// Violations whose clips are complete at `t` (all of them at the end of the stream),

@@ -6,10 +6,35 @@ use nutgiao_config::{Zone, ZoneKind};
 
 use crate::counting::{LineCounter, LineGeometry};
 use crate::event::ViolationType;
-use crate::track::Track;
+use crate::track::{Track, TrailPoint};
 
 /// Below this a vehicle is stopped (km/h): box jitter makes a parked car "move" a little.
 const STOPPED_KMH: f64 = 4.0;
+/// A stopped vehicle stands until its ground point leaves this circle round where it
+/// stopped. Its speed over a second is no test once it stands: the box of a car standing
+/// 60 m out jitters by a metre (1.4-5.3 km/h on the synthetic films), more when the blob
+/// merges with the traffic passing it, and every frame over `STOPPED_KMH` started its dwell
+/// again.
+const STAND_RADIUS_M: f64 = 3.0;
+/// A stop whose track ends (the tracker lost the vehicle as it faded into the background,
+/// or behind passing traffic) or whose box jumped off its place is taken up by a track
+/// standing at the same place (within `STAND_RADIUS_M`) within this long, with its start.
+const STAND_HANDOVER_S: f64 = 10.0;
+
+/// A vehicle standing in a no-stopping zone: since when, where (ground, metres), when it
+/// was last seen there, and whether it has been reported (once per stop, whichever tracks
+/// it passes through).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Standing {
+    since: f64,
+    at: [f64; 2],
+    last: f64,
+    reported: bool,
+}
+
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
 /// Enforcement tolerance over a speed zone's limit: the measurement error of a camera's
 /// ground point, as speed enforcement allows for its instrument's error.
 const SPEED_TOLERANCE: f64 = 0.10;
@@ -37,12 +62,17 @@ pub struct ZoneRules {
     zones: Vec<Zone>,
     /// Solid lane lines, one crossing counter per polyline segment.
     solid: Vec<(String, Vec<LineCounter>)>,
-    stopped_since: HashMap<(u64, usize), f64>,
+    stopped_since: HashMap<(u64, usize), Standing>,
+    /// Stops whose track ended or left its place, by zone, for `STAND_HANDOVER_S`.
+    left_standing: Vec<(usize, Standing)>,
     /// Where and when a track was first seen inside a speed zone: the start of its section.
     section_start: HashMap<(u64, usize), (f64, [f64; 2])>,
     /// Solid-line segments a track crossed (when, which way), waiting for it to stay across.
     solid_crossed: HashMap<(u64, String, usize), (f64, i8)>,
     reported: HashSet<(u64, String, ViolationType)>,
+    /// Whether tracks standing in no-stopping zones are judged here (`crate::standing`
+    /// watches the zones instead for the background detector).
+    judge_stops: bool,
 }
 
 impl ZoneRules {
@@ -66,10 +96,18 @@ impl ZoneRules {
             zones: zones.to_vec(),
             solid,
             stopped_since: HashMap::new(),
+            left_standing: Vec::new(),
             section_start: HashMap::new(),
             solid_crossed: HashMap::new(),
             reported: HashSet::new(),
+            judge_stops: true,
         }
+    }
+
+    /// Leaves no-stopping zones to another watcher.
+    pub fn without_stops(mut self) -> Self {
+        self.judge_stops = false;
+        self
     }
 
     /// The lane (from the kerb) of an approach whose queue zone holds the point.
@@ -89,9 +127,12 @@ impl ZoneRules {
         }
         let p = track.ground_point_px();
         let speed = track.speed_kmh();
+        self.left_standing.retain(|(_, s)| t_s - s.last <= STAND_HANDOVER_S);
         for (zi, z) in self.zones.iter().enumerate() {
             if !matches!(z.kind, ZoneKind::NoStopping | ZoneKind::Speed) || !inside(&z.points, p) {
-                self.stopped_since.remove(&(track.id, zi));
+                if let Some(s) = self.stopped_since.remove(&(track.id, zi)) {
+                    self.left_standing.push((zi, s));
+                }
                 self.section_start.remove(&(track.id, zi));
                 continue;
             }
@@ -106,13 +147,34 @@ impl ZoneRules {
                     }
                 }
                 ZoneKind::NoStopping => {
-                    let stopped = speed.is_some_and(|v| v < STOPPED_KMH);
-                    if !stopped {
-                        self.stopped_since.remove(&(track.id, zi));
-                        continue;
+                    let Some(g) = track.ground_point_m().filter(|_| self.judge_stops) else { continue };
+                    let key = (track.id, zi);
+                    if let Some(s) = self.stopped_since.get_mut(&key) {
+                        if dist(s.at, g) <= STAND_RADIUS_M {
+                            s.last = t_s;
+                        } else if let Some(s) = self.stopped_since.remove(&key) {
+                            self.left_standing.push((zi, s));
+                        }
                     }
-                    let since = *self.stopped_since.entry((track.id, zi)).or_insert(t_s);
-                    if t_s - since > z.max_dwell_s.unwrap_or(60.0) {
+                    if !self.stopped_since.contains_key(&key) {
+                        if !speed.is_some_and(|v| v < STOPPED_KMH) {
+                            continue;
+                        }
+                        // A stop at this place that another track (or this one, before its
+                        // box jumped) began goes on.
+                        let left = &mut self.left_standing;
+                        let before = left
+                            .iter()
+                            .position(|(i, s)| *i == zi && dist(s.at, g) <= STAND_RADIUS_M)
+                            .map(|k| left.remove(k).1);
+                        let standing = before.map_or(Standing { since: t_s, at: g, last: t_s, reported: false }, |s| {
+                            Standing { last: t_s, ..s }
+                        });
+                        self.stopped_since.insert(key, standing);
+                    }
+                    let Some(s) = self.stopped_since.get_mut(&key) else { continue };
+                    if !s.reported && t_s - s.since > z.max_dwell_s.unwrap_or(60.0) {
+                        s.reported = true;
                         out.push(Finding {
                             violation: ViolationType::IllegalStop,
                             place: z.id.clone(),
@@ -147,7 +209,13 @@ impl ZoneRules {
 
     /// Forgets tracks the tracker has dropped.
     pub fn retain(&mut self, alive: &dyn Fn(u64) -> bool) {
-        self.stopped_since.retain(|k, _| alive(k.0));
+        let left = &mut self.left_standing;
+        self.stopped_since.retain(|k, s| {
+            if !alive(k.0) {
+                left.push((k.1, *s));
+            }
+            alive(k.0)
+        });
         self.section_start.retain(|k, _| alive(k.0));
         self.solid_crossed.retain(|k, _| alive(k.0));
         self.reported.retain(|k| alive(k.0));
@@ -215,6 +283,66 @@ pub struct WrongWayWitness {
 /// "crosses" two lines 12 m apart in a tenth of a second.
 pub const WRONG_WAY_MAX_MS: f64 = 25.0;
 
+/// How long before a backward crossing the track must have kept to the line's lanes
+/// (`kept_to_the_lanes`), and how far beyond the line's ends (m) its ground point may lie
+/// there (the median over that time).
+const LANES_WINDOW_S: f64 = 1.5;
+const LANES_SLACK_M: f64 = 0.5;
+
+/// Whether a track that crosses `line` backwards at `t_s` drove in the lanes the line spans
+/// over the `LANES_WINDOW_S` before: the median of how far its trail's ground points lie
+/// beyond the line's ends is at most `LANES_SLACK_M`. The traffic beside a stream drives its
+/// wrong way too, and its boxes reach over the centre line (and jump over it when they merge
+/// with an oncoming car's): on the synthetic films both false wrong-way reports were departing
+/// cars 0.7-1 m past the end of the approach's lines for seconds, whose box crossed a line
+/// within its ends for a moment. True wrong-way drivers kept 3-4 m inside. Uncalibrated
+/// lines have no metres to judge by and pass.
+pub fn kept_to_the_lanes(line: &LineGeometry, trail: &[TrailPoint], t_s: f64) -> bool {
+    let mut beyond: Vec<f64> = trail
+        .iter()
+        .filter(|p| t_s - p.t_s <= LANES_WINDOW_S && p.t_s <= t_s)
+        .filter_map(|p| line.beyond_ends_m(p.ground?))
+        .collect();
+    if beyond.is_empty() {
+        return true;
+    }
+    beyond.sort_by(f64::total_cmp);
+    beyond[beyond.len() / 2] <= LANES_SLACK_M
+}
+
+/// A track drives with the flow of a line's stream when, over the last `WITH_FLOW_S`, its
+/// ground point went at least `WITH_FLOW_M` towards the line's positive side, and in every
+/// `WITH_FLOW_STEP_S` of it went forward (at most `WITH_FLOW_BACK_M` back, a box's jitter)
+/// no faster than `WRONG_WAY_MAX_MS` (plus that jitter).
+const WITH_FLOW_S: f64 = 1.0;
+const WITH_FLOW_STEP_S: f64 = 0.2;
+const WITH_FLOW_M: f64 = 2.0;
+const WITH_FLOW_BACK_M: f64 = 0.5;
+
+/// Whether the track (its trail up to `t_s`) has been driving with the flow across `line`'s
+/// stream for the last second, steadily. The wrong-way counters forget such a track, so that
+/// when the tracker hands it the wrong-way driver it meets (a departing car's track took the
+/// oncoming driver on the films, 10 m past the departure line), its crossings back are judged
+/// afresh, not as a car that turned round. A track that hops between vehicles (forward by a
+/// jump, then back) is not forgotten, and its turn-round still refuses its crossings.
+pub fn moving_with_the_flow(line: &LineGeometry, trail: &[TrailPoint], t_s: f64) -> bool {
+    let Some(last) = trail.last().filter(|p| p.t_s <= t_s) else { return false };
+    let mut d = Vec::new();
+    for k in 0..=(WITH_FLOW_S / WITH_FLOW_STEP_S).round() as i32 {
+        let at = last.t_s - WITH_FLOW_S + f64::from(k) * WITH_FLOW_STEP_S;
+        let Some(p) = trail.iter().min_by(|a, b| (a.t_s - at).abs().total_cmp(&(b.t_s - at).abs())) else {
+            return false;
+        };
+        let Some(g) = p.ground.filter(|_| (p.t_s - at).abs() <= WITH_FLOW_STEP_S / 2.0) else { return false };
+        d.push(line.signed_distance(p.image, Some(g)));
+    }
+    let steady = d.windows(2).all(|w| {
+        let step = w[1] - w[0];
+        step >= -WITH_FLOW_BACK_M && step <= WRONG_WAY_MAX_MS * WITH_FLOW_STEP_S + WITH_FLOW_BACK_M
+    });
+    steady && d[d.len() - 1] - d[0] >= WITH_FLOW_M
+}
+
 /// The traffic stream a counting line belongs to, against whose flow a wrong-way driver
 /// goes: an approach (positive towards the stop line), or the departure link whose lanes the
 /// line crosses (positive leaving the junction; `nutgiao check` verifies it).
@@ -280,6 +408,15 @@ impl WrongWayWitness {
         self.against.retain(|k, _| alive(k.0));
         self.last.retain(|k, _| alive(k.0));
     }
+
+    /// Forgets the track's backward crossings of the stream: it has just driven with the
+    /// flow (`moving_with_the_flow`), so they were another vehicle's, before the tracker
+    /// handed it this one.
+    pub fn forget(&mut self, track: u64, stream: &str) {
+        let key = (track, stream.to_owned());
+        self.against.remove(&key);
+        self.last.remove(&key);
+    }
 }
 
 #[cfg(test)]
@@ -328,6 +465,11 @@ mod tests {
             "an approach's line adds nothing to a departure's"
         );
         assert!(w.crossed_against(1, &departure.key, "J1-E-departure-near", departure.lines_needed(2)));
+        // A track that crossed one line backwards, then drove with the flow (the tracker
+        // handed it a departing car), starts again.
+        assert!(!w.crossed_against(4, &departure.key, "J1-E-departure", 2));
+        w.forget(4, &departure.key);
+        assert!(!w.crossed_against(4, &departure.key, "J1-E-departure-near", 2));
     }
 
     #[test]
@@ -342,6 +484,57 @@ mod tests {
         // Uncalibrated: no ground, no check.
         assert!(!w.crossed_against_at(3, key, "far", 2, 1.0, None));
         assert!(w.crossed_against_at(3, key, "near", 2, 1.01, None));
+    }
+
+    #[test]
+    fn a_backward_crossing_counts_for_wrong_way_only_from_a_track_in_the_lines_lanes() {
+        // An approach line across x = 30 m from y = 0 (the centre line) to y = 6.4 m (the
+        // kerb), on a camera where 10 px are 1 m.
+        let h = crate::counting::tests::ten_px_a_metre();
+        let line = LineGeometry::new("stop", [300.0, 0.0], [300.0, 64.0], 1.0, Some(&h));
+        let trail = |y: &dyn Fn(f64) -> f64| -> Vec<TrailPoint> {
+            (0..50)
+                .map(|i| {
+                    let t = f64::from(i) * 0.04;
+                    let g = [28.0 + 5.0 * t, y(t)];
+                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g) }
+                })
+                .collect()
+        };
+        let t = 1.96;
+        assert!(kept_to_the_lanes(&line, &trail(&|_| 4.8), t), "in the kerb lane");
+        assert!(kept_to_the_lanes(&line, &trail(&|_| -0.3), t), "a box over the centre line by 0.3 m");
+        // The departing car beside the approach, 0.9 m past the centre line, whose box jumps
+        // over it for 0.3 s as it crosses.
+        let beside = trail(&|t| if t > 1.65 { 1.5 } else { -0.9 });
+        assert!(!kept_to_the_lanes(&line, &beside, t));
+        let uncalibrated = LineGeometry::new("stop", [300.0, 0.0], [300.0, 64.0], 1.0, None);
+        assert!(kept_to_the_lanes(&uncalibrated, &beside, t));
+    }
+
+    #[test]
+    fn a_track_drives_with_the_flow_when_it_advances_steadily_to_the_lines_positive_side() {
+        // The line across x = 30 m (image x = 300 px), positive towards larger x.
+        let h = crate::counting::tests::ten_px_a_metre();
+        let line = LineGeometry::new("d", [300.0, 64.0], [300.0, 0.0], 1.0, Some(&h));
+        assert!(line.signed_distance([400.0, 30.0], Some([40.0, 3.0])) > 0.0);
+        let trail = |x: &dyn Fn(f64) -> f64| -> Vec<TrailPoint> {
+            (0..40)
+                .map(|i| {
+                    let t = f64::from(i) * 0.04;
+                    let g = [x(t), 4.8];
+                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g) }
+                })
+                .collect()
+        };
+        let t = 1.56;
+        assert!(moving_with_the_flow(&line, &trail(&|t| 35.0 + 8.0 * t), t), "leaving at 29 km/h");
+        assert!(!moving_with_the_flow(&line, &trail(&|t| 35.0 - 8.0 * t), t), "coming back: the wrong way");
+        assert!(!moving_with_the_flow(&line, &trail(&|t| 35.0 + 0.3 * t), t), "standing, jittering");
+        assert!(!moving_with_the_flow(&line, &trail(&|t| 35.0 + 8.0 * t)[..20], 0.76), "too short a trail");
+        // A track that hops to a vehicle 14 m on and drives with it for 0.4 s.
+        let hop = trail(&|t| if t < 1.16 { 30.0 - 10.0 * t } else { 32.4 + 10.0 * (t - 1.16) });
+        assert!(!moving_with_the_flow(&line, &hop, t), "a hop is no drive");
     }
 
     /// Runs one vehicle (box centre at `centre_m(t)` in metres, on a camera where 10 px are
@@ -363,6 +556,69 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Runs one car through a no-stopping zone over the whole picture with `dwell_s`, for
+    /// `seconds` at 25 frames/s: its foot at `foot_m(t)` metres on a camera where 10 px are
+    /// 1 m, `None` while the detector misses it. Returns the illegal stops with their times.
+    fn stops(seconds: f64, dwell_s: f64, foot_m: impl Fn(f64) -> Option<[f64; 2]>) -> Vec<(f64, Finding)> {
+        use crate::detect::{BoxPx, Detection, VehicleKind};
+        use crate::track::{Tracker, TrackerParams};
+        let h = crate::counting::tests::ten_px_a_metre();
+        let mut z = zone(ZoneKind::NoStopping, vec![[0.0, 0.0], [4000.0, 0.0], [4000.0, 4000.0], [0.0, 4000.0]]);
+        z.max_dwell_s = Some(dwell_s);
+        let mut rules = ZoneRules::new(&[z], Some(&h));
+        let mut tracker = Tracker::new(TrackerParams::default(), Some(h));
+        let mut out = Vec::new();
+        for i in 0..(seconds * 25.0) as i32 {
+            let t = f64::from(i) * 0.04;
+            let dets: Vec<Detection> = foot_m(t)
+                .map(|[x, y]| Detection {
+                    bbox: BoxPx { x: x * 10.0 - 9.0, y: y * 10.0 - 40.0, w: 18.0, h: 40.0 },
+                    kind: VehicleKind::Car,
+                    confidence: 1.0,
+                })
+                .into_iter()
+                .collect();
+            let tracks = tracker.update(t, &dets).to_vec();
+            for tr in &tracks {
+                out.extend(rules.judge(t, tr).into_iter().map(|f| (t, f)));
+            }
+            rules.retain(&|id| tracks.iter().any(|tr| tr.id == id));
+        }
+        out.retain(|(_, f)| f.violation == ViolationType::IllegalStop);
+        out
+    }
+
+    #[test]
+    fn a_stop_lasts_while_the_car_stays_put_however_its_box_jitters() {
+        // In at 10 m/s, stands from 2 s; from 4 s its box jumps 1.4 m on and back every
+        // second (5 km/h over any second, over `STOPPED_KMH`).
+        let found = stops(12.0, 5.0, |t| {
+            Some(match t {
+                t if t < 2.0 => [10.0, 10.0 + 10.0 * t],
+                t if t >= 4.0 && (t as i32) % 2 == 0 => [10.0, 31.4],
+                _ => [10.0, 30.0],
+            })
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!((7.0..9.5).contains(&found[0].0), "{found:?}");
+        // Driving off is the end of it: 3 s of standing, 15 m on, 3.5 s there, gone.
+        let moved = stops(12.0, 5.0, |t| match t {
+            t if t < 3.0 => Some([10.0, 30.0]),
+            t if t < 8.0 => Some([10.0, (30.0 + 10.0 * (t - 3.0)).min(45.0)]),
+            _ => None,
+        });
+        assert!(moved.is_empty(), "{moved:?}");
+    }
+
+    #[test]
+    fn a_stop_goes_on_when_the_tracker_loses_the_car_and_finds_it_again() {
+        // Stands from 0 s; missed from 3 s to 4.5 s (its track is dropped), then seen again
+        // by a new track at the same place.
+        let found = stops(12.0, 6.0, |t| (!(3.0..4.5).contains(&t)).then_some([10.0, 30.0]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].0 < 7.5, "the first track's start counts: {found:?}");
     }
 
     fn zone(kind: ZoneKind, points: Vec<[f64; 2]>) -> Zone {

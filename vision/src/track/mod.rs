@@ -98,6 +98,26 @@ impl Track {
     pub fn velocity_px(&self) -> [f64; 2] {
         self.kf.velocity()
     }
+
+    /// A vehicle found standing other than by the tracker (`crate::standing`), at `t_s`, so
+    /// that its violation is reported and drawn as a tracked vehicle's is: confirmed, still,
+    /// with a trail of its one ground point.
+    pub fn standing(id: u64, bbox: BoxPx, kind: VehicleKind, t_s: f64, homography: Option<&Homography>) -> Track {
+        let image = bbox.ground_point();
+        let ground = homography.and_then(|h| h.to_ground(image));
+        Track {
+            id,
+            state: TrackState::Confirmed,
+            bbox,
+            kind,
+            hits: 1,
+            last_seen_s: t_s,
+            first_seen_s: t_s,
+            trail: VecDeque::from([TrailPoint { t_s, image, ground }]),
+            kf: ConstantVelocity::new(bbox.centre(), 400.0, 3.0),
+            kind_votes: BTreeMap::from([(kind, 1)]),
+        }
+    }
 }
 
 pub struct Tracker {
