@@ -336,10 +336,9 @@ pub fn moving_with_the_flow(line: &LineGeometry, trail: &[TrailPoint], t_s: f64)
         let Some(g) = p.ground.filter(|_| (p.t_s - at).abs() <= WITH_FLOW_STEP_S / 2.0) else { return false };
         d.push(line.signed_distance(p.image, Some(g)));
     }
-    let steady = d.windows(2).all(|w| {
-        let step = w[1] - w[0];
-        step >= -WITH_FLOW_BACK_M && step <= WRONG_WAY_MAX_MS * WITH_FLOW_STEP_S + WITH_FLOW_BACK_M
-    });
+    let steady = d
+        .windows(2)
+        .all(|w| (-WITH_FLOW_BACK_M..=WRONG_WAY_MAX_MS * WITH_FLOW_STEP_S + WITH_FLOW_BACK_M).contains(&(w[1] - w[0])));
     steady && d[d.len() - 1] - d[0] >= WITH_FLOW_M
 }
 
