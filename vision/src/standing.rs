@@ -471,7 +471,7 @@ mod tests {
     fn passing(t: f64, from: f64) -> Option<(BoxPx, [u8; 3])> {
         let phase = (t - from).rem_euclid(6.0);
         (t >= from && phase < 4.0)
-            .then(|| (BoxPx { x: 150.0 + 100.0 * phase, y: 205.0, w: 45.0, h: 28.0 }, [30, 160, 200]))
+            .then_some((BoxPx { x: 150.0 + 100.0 * phase, y: 205.0, w: 45.0, h: 28.0 }, [30, 160, 200]))
     }
 
     #[test]
