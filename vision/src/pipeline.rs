@@ -83,6 +83,9 @@ pub struct CameraPipeline {
     next_standing_id: u64,
     /// Counts against an approach's flow waiting for a second line to confirm them, by track.
     held_backward: HashMap<u64, Vec<(usize, VisionEvent)>>,
+    /// Per line, the stream (approach or departure) it belongs to and how many of the
+    /// stream's lines a wrong-way driver must cross backwards.
+    streams: Vec<Option<(Stream, usize)>>,
     /// Per line of a stream (approach or departure), the counter that judges wrong way.
     ww_counters: Vec<Option<LineCounter>>,
     /// (track, stream) reported driving against the stream.
@@ -104,12 +107,25 @@ impl CameraPipeline {
     pub fn new(setup: CameraSetup, evidence_dir: Option<&Path>) -> Result<Self> {
         let tracker = Tracker::new(TrackerParams::default(), setup.homography);
         let counters = setup.lines.iter().map(|l| LineCounter::new(l.geometry.clone())).collect();
-        let setup_ww: Vec<Option<LineCounter>> = setup
+        let stream_of = |l: &crate::camera::CameraLine| Stream::of(l.approach.as_deref(), l.departure.as_deref());
+        // Each line's stream and the lines of it a wrong-way driver must cross: fixed by the site.
+        let streams: Vec<Option<(Stream, usize)>> = setup
             .lines
             .iter()
             .map(|l| {
-                Stream::of(l.approach.as_deref(), l.departure.as_deref()).map(|_| LineCounter::new(l.geometry.clone()))
+                stream_of(l).map(|stream| {
+                    let lines_of_stream =
+                        setup.lines.iter().filter(|other| stream_of(other).as_ref() == Some(&stream)).count();
+                    let needed = stream.lines_needed(lines_of_stream);
+                    (stream, needed)
+                })
             })
+            .collect();
+        let setup_ww: Vec<Option<LineCounter>> = setup
+            .lines
+            .iter()
+            .zip(&streams)
+            .map(|(l, stream)| stream.as_ref().map(|_| LineCounter::new(l.geometry.clone())))
             .collect();
         let totals = setup.lines.iter().map(|l| (l.geometry.id.clone(), 0, 0)).collect();
         let mut rules = ZoneRules::new(&setup.zones, setup.homography.as_ref());
@@ -137,6 +153,7 @@ impl CameraPipeline {
             standing_looked: false,
             next_standing_id: STANDING_IDS,
             held_backward: HashMap::new(),
+            streams,
             ww_counters: setup_ww,
             ww_reported: HashSet::new(),
             evidence,
@@ -245,36 +262,35 @@ impl CameraPipeline {
         let stamp = self.stamp(t);
         // (line, track, direction) of this frame's crossings, for the turning movements.
         let mut crossed: Vec<(usize, u64, i8)> = Vec::new();
+        // The wrong-way rules read each track's trail as a slice: copied once a frame, and
+        // only at a camera with lines of a stream.
+        let trails: Vec<Vec<TrailPoint>> = if self.streams.iter().any(Option::is_some) {
+            tracks.iter().map(|tr| tr.trail.iter().copied().collect()).collect()
+        } else {
+            Vec::new()
+        };
         for (li, counter) in self.counters.iter_mut().enumerate() {
             let line = &self.setup.lines[li];
-            let stream = Stream::of(line.approach.as_deref(), line.departure.as_deref());
-            let needed = stream.as_ref().map_or(0, |stream| {
-                let lines_of_stream = self
-                    .setup
-                    .lines
-                    .iter()
-                    .filter(|l| Stream::of(l.approach.as_deref(), l.departure.as_deref()).as_ref() == Some(stream))
-                    .count();
-                stream.lines_needed(lines_of_stream)
-            });
-            for tr in &tracks {
+            let stream = self.streams[li].as_ref().map(|(stream, _)| stream);
+            let needed = self.streams[li].as_ref().map_or(0, |(_, needed)| *needed);
+            for (ti, tr) in tracks.iter().enumerate() {
                 // Wrong way is judged on a counter of its own, which forgets a track's
                 // crossings with the flow: the tracker hands a departing car's track the
                 // wrong-way driver it meets, and the track must be able to cross that line
                 // again, backwards, as the main counter (once per track and line) does not.
-                let trail: Vec<TrailPoint> = tr.trail.iter().copied().collect();
-                if let Some(stream) = &stream
+                let trail = trails.get(ti).map_or(&[][..], Vec::as_slice);
+                if let Some(stream) = stream
                     && let Some(ww) = self.ww_counters[li].as_mut()
-                    && moving_with_the_flow(&line.geometry, &trail, t)
+                    && moving_with_the_flow(&line.geometry, trail, t)
                 {
                     ww.forget(tr.id);
                     self.wrong_way.forget(tr.id, &stream.key);
                 }
-                if let (Some(stream), Some(ww)) = (&stream, self.ww_counters[li].as_mut())
+                if let (Some(stream), Some(ww)) = (stream, self.ww_counters[li].as_mut())
                     && let Some(w) =
                         ww.observe(tr.id, t, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
                     && w.direction < 0
-                    && kept_to_the_lanes(&line.geometry, &trail, t)
+                    && kept_to_the_lanes(&line.geometry, trail, t)
                     && self.wrong_way.crossed_against_at(
                         tr.id,
                         &stream.key,
@@ -319,7 +335,7 @@ impl CameraPipeline {
                         ground_m: tr.ground_point_m(),
                     }),
                 };
-                if let Some(stream) = &stream
+                if let Some(stream) = stream
                     && c.direction < 0
                     && !self.ww_reported.contains(&(tr.id, stream.key.clone()))
                 {
