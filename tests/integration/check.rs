@@ -2,6 +2,13 @@
 
 use crate::support::{arterial, nutgiao, root};
 
+/// `nutgiao check SITE`'s standard error, once it has failed with exit code 1.
+fn check_fails(site: &std::path::Path) -> String {
+    let out = nutgiao().arg("check").arg(site).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn check_accepts_the_arterial_and_prints_a_summary() {
     let out = nutgiao().arg("check").arg(arterial()).output().unwrap();
@@ -15,9 +22,7 @@ fn check_accepts_the_arterial_and_prints_a_summary() {
 #[test]
 fn check_rejects_a_broken_site_with_exit_code_1_and_a_located_message() {
     let site = root().join("config/tests/fixtures/broken/min_green_below_floor.toml");
-    let out = nutgiao().arg("check").arg(&site).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = check_fails(&site);
     assert!(
         stderr.contains("min_green_below_floor.toml:134:1: intersection[0].phase[2].min_green_s: phase 4 min_green 2 s is below the 4 s floor"),
         "{stderr}"
@@ -47,9 +52,7 @@ fn check_rejects_a_departure_line_drawn_against_its_link() {
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site.toml");
     std::fs::write(&site, reversed).unwrap();
-    let out = nutgiao().arg("check").arg(&site).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = check_fails(&site);
     assert!(
         stderr.contains("camera[0].line[2].points: camera cam-J1-W line J1-E-departure: its positive direction points towards J1, against the travel of departure link J1W; swap its two points"),
         "{stderr}"
