@@ -239,8 +239,9 @@ pub struct CountArgs {
     /// Lane occupancy and queue length per minute from the camera's queue zones (CSV).
     #[arg(long)]
     pub lanes: Option<PathBuf>,
-    /// Decoder threads (0 or absent: one per core). Give 1 when several jobs share the cores:
-    /// a stream decodes more frames per CPU second on one thread.
+    /// Decoder threads (0: the decoder's one per core; absent: two per core, which keeps the
+    /// cores busy while the analysis waits for frames). Give 1 when several jobs share the
+    /// cores: a stream decodes more frames per CPU second on one thread.
     #[arg(long, value_name = "N")]
     pub decoder_threads: Option<u32>,
 }

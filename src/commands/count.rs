@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use nutgiao_vision::camera::{CameraSetup, parse_pixel_line};
 use nutgiao_vision::count_job::{self, CountOutputs};
+use nutgiao_vision::ingest::{self, Pacing};
 
 use crate::cli::CountArgs;
 
@@ -28,7 +29,7 @@ pub fn run(args: &CountArgs) -> anyhow::Result<ExitCode> {
         _ => bail!("--site and --camera go together"),
     };
     let mut setup = setup;
-    setup.decoder_threads = args.decoder_threads.filter(|n| *n > 0);
+    setup.decoder_threads = ingest::decoder_threads(args.decoder_threads, 1, Pacing::EveryFrame);
     let outputs = CountOutputs {
         csv: args.csv.clone(),
         summary: args.summary.clone(),

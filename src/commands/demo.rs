@@ -201,7 +201,7 @@ fn start_vision(
         subscriber: Some(tx),
     };
     let mut cameras = Vec::new();
-    let decoder_threads = nutgiao_vision::ingest::decoder_threads(None, site.cameras.len());
+    let decoder_threads = nutgiao_vision::ingest::decoder_threads(None, site.cameras.len(), Pacing::Live);
     for cam in &site.cameras {
         match CameraSetup::from_site(site, &cam.id) {
             Ok(mut setup) => {

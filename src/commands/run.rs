@@ -77,7 +77,7 @@ pub fn run(args: &SiteArgs) -> anyhow::Result<ExitCode> {
         subscriber: Some(tx),
     };
     let mut cameras = Vec::new();
-    let decoder_threads = nutgiao_vision::ingest::decoder_threads(None, site.cameras.len());
+    let decoder_threads = nutgiao_vision::ingest::decoder_threads(None, site.cameras.len(), Pacing::Live);
     for cam in &site.cameras {
         // A camera that cannot be set up is reported; the others keep running.
         match CameraSetup::from_site(&site, &cam.id) {

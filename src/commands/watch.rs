@@ -56,10 +56,11 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let store = Arc::new(Mutex::new(store));
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = nutgiao_vision::crossbeam_channel::unbounded();
+    let pacing = if args.camera_dir.is_some() { Pacing::EveryFrame } else { Pacing::Live };
     let options = ServiceOptions {
         store,
         evidence_dir: Some(args.evidence.clone()),
-        pacing: if args.camera_dir.is_some() { Pacing::EveryFrame } else { Pacing::Live },
+        pacing,
         backoff_min: Duration::from_secs(1),
         backoff_max: Duration::from_secs(30),
         stop: stop.clone(),
@@ -68,7 +69,7 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let mut services = Vec::new();
     let watched: Vec<_> =
         site.cameras.iter().filter(|c| args.cameras.is_empty() || args.cameras.contains(&c.id)).collect();
-    let decoder_threads = nutgiao_vision::ingest::decoder_threads(args.decoder_threads, watched.len());
+    let decoder_threads = nutgiao_vision::ingest::decoder_threads(args.decoder_threads, watched.len(), pacing);
     for cam in watched {
         // A camera with a bad calibration is reported and skipped; the others keep running.
         let mut setup = match CameraSetup::from_site(&site, &cam.id) {
