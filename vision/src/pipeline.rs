@@ -24,7 +24,7 @@ use crate::signals::{Light, SignalFeed, read_signal_head};
 use crate::standing::StandingWatch;
 use crate::track::{Track, TrackState, Tracker, TrackerParams, TrailPoint};
 use crate::violations::{
-    Finding, RUN_THROUGH_M, RedLightWitness, Stream, WrongWayWitness, ZoneRules, kept_to_the_lanes,
+    Finding, RUN_THROUGH_M, RedLightWitness, Stream, WrongWayWitness, ZoneRules, driven_not_jumped, kept_to_the_lanes,
     moving_with_the_flow,
 };
 
@@ -291,6 +291,7 @@ impl CameraPipeline {
                         ww.observe(tr.id, t, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
                     && w.direction < 0
                     && kept_to_the_lanes(&line.geometry, trail, t)
+                    && driven_not_jumped(&line.geometry, trail, t)
                     && self.wrong_way.crossed_against_at(
                         tr.id,
                         &stream.key,

@@ -310,6 +310,26 @@ pub fn kept_to_the_lanes(line: &LineGeometry, trail: &[TrailPoint], t_s: f64) ->
     beyond[beyond.len() / 2] <= LANES_SLACK_M
 }
 
+/// A backward crossing is driven, not jumped, when no step of the track's ground point over
+/// the `DRIVEN_WINDOW_S` before it went back across the line's direction faster than
+/// `WRONG_WAY_MAX_MS`, plus `DRIVEN_JITTER_M` of a box's jitter. At night an approaching
+/// car's box flips between its headlight pool and the car itself (`detect::light`): its
+/// ground point jumps 10-15 m back in one frame, and two such jumps made wrong-way drivers of
+/// cars driving the right way at 74-99 km/h.
+const DRIVEN_WINDOW_S: f64 = 1.0;
+const DRIVEN_JITTER_M: f64 = 2.5;
+
+/// Whether the track (its trail up to `t_s`) came back across `line` by driving: no step
+/// against the line's direction faster than a car can go. Uncalibrated trails pass.
+pub fn driven_not_jumped(line: &LineGeometry, trail: &[TrailPoint], t_s: f64) -> bool {
+    let recent: Vec<&TrailPoint> =
+        trail.iter().filter(|p| p.t_s <= t_s && t_s - p.t_s <= DRIVEN_WINDOW_S && p.ground.is_some()).collect();
+    recent.windows(2).all(|w| {
+        let back = line.signed_distance(w[0].image, w[0].ground) - line.signed_distance(w[1].image, w[1].ground);
+        back <= WRONG_WAY_MAX_MS * (w[1].t_s - w[0].t_s).max(0.0) + DRIVEN_JITTER_M
+    })
+}
+
 /// A track drives with the flow of a line's stream when, over the last `WITH_FLOW_S`, its
 /// ground point went at least `WITH_FLOW_M` towards the line's positive side, and in every
 /// `WITH_FLOW_STEP_S` of it went forward (at most `WITH_FLOW_BACK_M` back, a box's jitter)
@@ -509,6 +529,41 @@ mod tests {
         assert!(!kept_to_the_lanes(&line, &beside, t));
         let uncalibrated = LineGeometry::new("stop", [300.0, 0.0], [300.0, 64.0], 1.0, None);
         assert!(kept_to_the_lanes(&uncalibrated, &beside, t));
+    }
+
+    #[test]
+    fn a_backward_crossing_is_driven_unless_the_ground_point_jumps_back() {
+        let h = crate::counting::tests::ten_px_a_metre();
+        let line = LineGeometry::new("stop", [300.0, 0.0], [300.0, 64.0], 1.0, Some(&h));
+        let at = |x: f64| line.signed_distance([x * 10.0, 30.0], Some([x, 3.0]));
+        // Against the line's direction is towards smaller x when its positive side is +x.
+        let back = if at(31.0) > at(29.0) { -1.0 } else { 1.0 };
+        let trail = |x: &dyn Fn(f64) -> f64| -> Vec<TrailPoint> {
+            (0..50)
+                .map(|i| {
+                    let t = f64::from(i) * 0.04;
+                    let g = [x(t), 3.0];
+                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g) }
+                })
+                .collect()
+        };
+        let t = 1.96;
+        // A wrong-way driver at 40 km/h crosses back over the line.
+        assert!(driven_not_jumped(&line, &trail(&|t| 30.0 - back * 5.0 + back * 11.1 * t), t));
+        // A car driving the right way whose box flips from the front of its headlight pool to
+        // the car, 12 m back, in one frame.
+        let flip = trail(&|t| 30.0 - back * 10.0 * t + if t > 1.5 { back * 12.0 } else { 0.0 });
+        assert!(!driven_not_jumped(&line, &flip, t));
+        // The same flip more than a second ago no longer counts, and a jump with the flow is
+        // no backward step.
+        assert!(driven_not_jumped(&line, &flip, t + 1.2));
+        assert!(driven_not_jumped(&line, &trail(&|t| 30.0 + if t > 1.5 { -back * 12.0 } else { 0.0 }), t));
+        // Box jitter of a metre or two is driving.
+        assert!(driven_not_jumped(
+            &line,
+            &trail(&|t| 30.0 + back * if (t * 25.0) as i32 % 2 == 0 { 2.0 } else { 0.0 }),
+            t
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use nutgiao_config::Homography;
 use super::BoxPx;
 use super::banded::BandedSubtractor;
 use super::geometry::GroundCamera;
+use super::light;
 use super::morph;
 use crate::error::{Result, VisionError};
 
@@ -91,8 +92,14 @@ pub struct BackgroundDetector {
     owed_rate: f64,
     /// Frames segmented with held vehicles.
     held_frames: u64,
-    /// The model's background image pasted under held vehicles, and the frame it was taken at.
+    /// The model's background image pasted under held vehicles and tested against for
+    /// headlight pools, and the frame it was taken at.
     background: Option<(Mat, u64)>,
+    /// Whether the road is dark (`light::is_dark`), judged every `DARK_CHECK_FRAMES` frames.
+    dark: bool,
+    /// On a dark road, the last frame's foreground that is lit road (headlight pools) and the
+    /// rest of it (`light::solid_parts`); `None` when none of it is lit road.
+    pub(super) lit: Option<(Mat, Mat)>,
 }
 
 /// A frame whose cleaned foreground covers more than `SUDDEN_SHARE` of the region of interest,
@@ -117,6 +124,8 @@ const HOLD_LEARN_EVERY: u64 = 2;
 /// 4.5 ms; it is taken afresh every `BACKGROUND_REUSE_FRAMES` frames (0.4 s at 25 fps), as
 /// the background it shows changes over seconds.
 const BACKGROUND_REUSE_FRAMES: u64 = 10;
+/// The scene's darkness changes over minutes; judging it costs a mean over the picture.
+const DARK_CHECK_FRAMES: u64 = 25;
 /// Frames per second assumed when the caller does not give frame times (`set_time`).
 const ASSUMED_FPS: f64 = 25.0;
 
@@ -166,6 +175,8 @@ impl BackgroundDetector {
             owed_rate: 0.0,
             held_frames: 0,
             background: None,
+            dark: false,
+            lit: None,
         })
     }
 
@@ -254,6 +265,18 @@ impl BackgroundDetector {
             let mut masked = Mat::default();
             core::bitwise_and(&fg, roi, &mut masked, &core::no_array())?;
             fg = masked;
+        }
+        if self.frames % DARK_CHECK_FRAMES == 1 {
+            self.dark = light::is_dark(image, self.roi.as_ref())?;
+        }
+        self.lit = None;
+        if self.dark {
+            let background = self.take_background()?;
+            if let Some(lit) = light::lit_road_mask(image, &background.0, &fg)? {
+                let solid = light::solid_parts(&fg, &lit)?;
+                self.lit = Some((lit, solid));
+            }
+            self.background = Some(background);
         }
         let (mut closed, window) = self.clean_around_foreground(&fg)?;
         self.window = window;
@@ -376,14 +399,7 @@ impl BackgroundDetector {
     /// Learns `image` at `rate` with the held vehicles' boxes replaced by the background.
     fn learn_around_holds(&mut self, image: &Mat, rate: f64) -> opencv::Result<()> {
         let mut learn = image.try_clone()?;
-        let background = match self.background.take() {
-            Some((m, at)) if self.frames - at < BACKGROUND_REUSE_FRAMES => (m, at),
-            _ => {
-                let mut m = Mat::default();
-                self.subtractor.background_image(&mut m)?;
-                (m, self.frames)
-            }
-        };
+        let background = self.take_background()?;
         for b in &self.hold {
             let x0 = ((b.x / self.factor).floor() as i32).clamp(0, image.cols());
             let y0 = ((b.y / self.factor).floor() as i32).clamp(0, image.rows());
@@ -400,6 +416,19 @@ impl BackgroundDetector {
         self.background = Some(background);
         self.subtractor.learn(&learn, rate)?;
         Ok(())
+    }
+
+    /// The model's background image, taken afresh when older than `BACKGROUND_REUSE_FRAMES`;
+    /// the caller puts it back in `self.background`.
+    fn take_background(&mut self) -> opencv::Result<(Mat, u64)> {
+        match self.background.take() {
+            Some((m, at)) if self.frames - at < BACKGROUND_REUSE_FRAMES => Ok((m, at)),
+            _ => {
+                let mut m = Mat::default();
+                self.subtractor.background_image(&mut m)?;
+                Ok((m, self.frames))
+            }
+        }
     }
 
     /// Whether this frame belongs to a change of the whole picture (`mask` is its cleaned

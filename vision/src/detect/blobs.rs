@@ -39,6 +39,10 @@ pub fn merge_fragments(mut dets: Vec<Detection>) -> Vec<Detection> {
     }
 }
 
+/// Pixels (working size) of a vehicle's own that a blob of lit road must hold for its box to
+/// be cut to them: a pair of lamps and a windscreen, not the pool's ragged edge.
+const MIN_VEHICLE_PX_IN_LIGHT: usize = 12;
+
 impl BackgroundDetector {
     /// Foreground blobs of the last mask as unclassified detections.
     pub fn blobs(&self) -> Result<Vec<Detection>> {
@@ -69,11 +73,20 @@ impl BackgroundDetector {
                 continue;
             }
             let get = |c| at(c).map_err(VisionError::opencv(&self.camera));
+            let mut rect = core::Rect::new(
+                get(imgproc::CC_STAT_LEFT)? + window.x,
+                get(imgproc::CC_STAT_TOP)? + window.y,
+                get(imgproc::CC_STAT_WIDTH)?,
+                get(imgproc::CC_STAT_HEIGHT)?,
+            );
+            if let Some((lit, solid)) = &self.lit {
+                rect = self.vehicle_of_lit_blob(&labels, i, rect, lit, solid).map_err(&cv)?;
+            }
             let bbox = BoxPx {
-                x: (get(imgproc::CC_STAT_LEFT)? + window.x) as f64 * self.factor,
-                y: (get(imgproc::CC_STAT_TOP)? + window.y) as f64 * self.factor,
-                w: get(imgproc::CC_STAT_WIDTH)? as f64 * self.factor,
-                h: get(imgproc::CC_STAT_HEIGHT)? as f64 * self.factor,
+                x: rect.x as f64 * self.factor,
+                y: rect.y as f64 * self.factor,
+                w: rect.width as f64 * self.factor,
+                h: rect.height as f64 * self.factor,
             };
             out.push(Detection { bbox, kind: VehicleKind::Vehicle, confidence: 1.0 });
         }
@@ -86,6 +99,41 @@ impl BackgroundDetector {
             }
         }
         Ok(split)
+    }
+
+    /// The box of blob `label` (`rect`: its box in working pixels; `labels` start at the
+    /// mask's window): a blob that is mostly lit road (`light`) is a headlight pool with its
+    /// car, and its box is cut to the car's own pixels when enough of them are seen; a blob
+    /// with too few of them keeps its whole box (a pool alone still stands for its car).
+    fn vehicle_of_lit_blob(
+        &self,
+        labels: &Mat,
+        label: i32,
+        rect: core::Rect,
+        lit: &Mat,
+        solid: &Mat,
+    ) -> opencv::Result<core::Rect> {
+        let (mut n_lit, mut n_solid) = (0usize, 0usize);
+        let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
+        for y in rect.y..rect.y + rect.height {
+            let labels_row = labels.at_row::<i32>(y - self.window.y)?;
+            let (lit_row, solid_row) = (lit.at_row::<u8>(y)?, solid.at_row::<u8>(y)?);
+            for x in rect.x..rect.x + rect.width {
+                if labels_row[(x - self.window.x) as usize] != label {
+                    continue;
+                }
+                if lit_row[x as usize] != 0 {
+                    n_lit += 1;
+                } else if solid_row[x as usize] != 0 {
+                    n_solid += 1;
+                    (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                }
+            }
+        }
+        if n_lit <= n_solid || n_solid < MIN_VEHICLE_PX_IN_LIGHT {
+            return Ok(rect);
+        }
+        Ok(core::Rect::new(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
     }
 
     /// Splits a blob as wide as several lanes into strips of equal width, each cropped to

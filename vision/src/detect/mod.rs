@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod classify;
 pub mod dnn;
 pub mod geometry;
+pub mod light;
 pub mod morph;
 
 use serde::{Deserialize, Serialize};
