@@ -269,6 +269,10 @@ impl CameraPipeline {
         } else {
             Vec::new()
         };
+        // Only on a dark road does a box flip between a car and its headlight pool; by day a
+        // wrong-way driver's box that jumps as it merges with a passing car is still evidence
+        // (the guard cost 3 of 6 true reports on a 10-minute day film).
+        let dark = matches!(&self.detector, Some(Detector::Background(b)) if b.road_is_dark());
         for (li, counter) in self.counters.iter_mut().enumerate() {
             let line = &self.setup.lines[li];
             let stream = self.streams[li].as_ref().map(|(stream, _)| stream);
@@ -291,7 +295,7 @@ impl CameraPipeline {
                         ww.observe(tr.id, t, tr.ground_point_px(), tr.ground_point_m(), tr.is_counted_state())
                     && w.direction < 0
                     && kept_to_the_lanes(&line.geometry, trail, t)
-                    && driven_not_jumped(&line.geometry, trail, t)
+                    && (!dark || driven_not_jumped(&line.geometry, trail, t))
                     && self.wrong_way.crossed_against_at(
                         tr.id,
                         &stream.key,

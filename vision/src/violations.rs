@@ -315,7 +315,7 @@ pub fn kept_to_the_lanes(line: &LineGeometry, trail: &[TrailPoint], t_s: f64) ->
 /// `WRONG_WAY_MAX_MS`, plus `DRIVEN_JITTER_M` of a box's jitter. At night an approaching
 /// car's box flips between its headlight pool and the car itself (`detect::light`): its
 /// ground point jumps 10-15 m back in one frame, and two such jumps made wrong-way drivers of
-/// cars driving the right way at 74-99 km/h.
+/// cars driving the right way at 74-99 km/h. The pipeline asks it on a dark road only.
 const DRIVEN_WINDOW_S: f64 = 1.0;
 const DRIVEN_JITTER_M: f64 = 2.5;
 

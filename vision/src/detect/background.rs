@@ -205,6 +205,12 @@ impl BackgroundDetector {
         self.hold = boxes;
     }
 
+    /// Whether the road was dark at the last check (`light::is_dark`): headlight pools are
+    /// then told from the vehicles that throw them.
+    pub fn road_is_dark(&self) -> bool {
+        self.dark
+    }
+
     pub fn ground_camera(&self) -> Option<&GroundCamera> {
         self.ground.as_ref().map(|(_, c)| c)
     }
