@@ -7,6 +7,13 @@ SUMO's own (--statistic-output): mean time loss, mean waiting time, arrived vehi
     python3 benches/sumo_control.py                       # base demand, seeds 1..5, adaptive
     python3 benches/sumo_control.py --scenario peak       # the harder peak-hour case (docs/sumo.md)
     python3 benches/sumo_control.py --controller actuated,adaptive --seeds 1,2 --end 3600
+    python3 benches/sumo_control.py --step-length 1,0.5   # every variant at both SUMO steps
+
+--step-length sets SUMO's simulation step for every run, SUMO's own variants included, so the
+comparison stays fair (a finer step changes SUMO's driving as well as when a signal can change:
+at a 1 s step nutgiao's 3.3 s yellow + 1.5 s red clearance last 6 s, at 0.5 s 5 s, at 0.1 s
+4.8 s; SUMO's own programs switch on whole seconds at any step). With several step lengths each
+gets its own tables and the goal is judged at each; a last table puts them side by side.
 
 Nothing is written into ../shared: nutgiao's runs use a configuration generated in a
 temporary directory with absolute paths to the shared network and routes.
@@ -96,10 +103,10 @@ def run(cmd, stats: Path, log: Path) -> dict:
     return s
 
 
-def builtin_cmd(variant, routes, seed, end, stats):
+def builtin_cmd(variant, routes, seed, end, step, stats):
     net, adds = BUILTIN[variant]
     cmd = ["sumo", "-n", str(DATA / net), "-r", str(routes), "-b", "0", "-e", str(end), "--seed", str(seed),
-           "--statistic-output", str(stats), "--duration-log.statistics", "--no-step-log"]
+           "--step-length", step, "--statistic-output", str(stats), "--duration-log.statistics", "--no-step-log"]
     if adds:
         cmd += ["-a", ",".join(str(DATA / a) for a in adds)]
     return cmd
@@ -110,11 +117,11 @@ def nutgiao_cmd(binary, controller, cfg, seed, stats):
             "--", "--statistic-output", str(stats), "--duration-log.statistics", "--no-step-log"]
 
 
-def write_cfg(dir: Path, routes: Path, end: int) -> Path:
+def write_cfg(dir: Path, routes: Path, end: int, step: str) -> Path:
     cfg = dir / "arterial_nutgiao.sumocfg"
     cfg.write_text(f"""<configuration>
   <input><net-file value="{DATA / 'arterial_static.net.xml'}"/><route-files value="{routes}"/></input>
-  <time><begin value="0"/><end value="{end}"/><step-length value="1"/></time>
+  <time><begin value="0"/><end value="{end}"/><step-length value="{step}"/></time>
 </configuration>
 """)
     return cfg
@@ -138,6 +145,9 @@ def main():
     ap.add_argument("--builtins", default=",".join(BUILTIN), help="SUMO variants, comma-separated")
     ap.add_argument("--nutgiao", help="path of the nutgiao binary")
     ap.add_argument("--keep", help="keep every run's files in this directory")
+    ap.add_argument("--step-length", default="1",
+                    help="SUMO's simulation step (s) for every run, comma-separated for several (default 1, as "
+                         "../shared/data/sumo-arterial/run_all.sh)")
     a = ap.parse_args()
 
     if not DATA.is_dir():
@@ -150,16 +160,27 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",") if s]
     controllers = [c for c in a.controller.split(",") if c]
     builtins = [b for b in a.builtins.split(",") if b]
+    steps = [s.strip() for s in a.step_length.split(",") if s.strip()]
+    for step in steps:
+        try:
+            positive = float(step) > 0
+        except ValueError:
+            positive = False
+        if not positive:
+            raise SystemExit(f"--step-length {step}: must be a positive number of seconds")
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="nutgiao-sumo-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     scenarios = ["base", "peak"] if a.scenario == "both" else [a.scenario]
     verdict = 0
-    for scenario in scenarios:
-        sdir = work / scenario
+    mean = lambda rs, k: statistics.mean(r[k] for r in rs)
+    summary = {}
+    for scenario, step in [(sc, st) for sc in scenarios for st in steps]:
+        # One step length keeps the run directories of before (work/base, work/peak).
+        sdir = work / scenario if len(steps) == 1 else work / f"{scenario}_step{step}"
         sdir.mkdir(exist_ok=True)
         routes = DATA / "arterial.rou.xml" if scenario == "base" else peak_routes(DATA / "arterial.rou.xml",
                                                                                 sdir / "arterial_peak.rou.xml")
-        cfg = write_cfg(sdir, routes, a.end)
+        cfg = write_cfg(sdir, routes, a.end, step)
         rows = {}
         for variant in builtins + [f"nutgiao:{c}" for c in controllers]:
             results = []
@@ -170,15 +191,16 @@ def main():
                 if variant.startswith("nutgiao:"):
                     cmd = nutgiao_cmd(binary, variant.split(":", 1)[1], cfg, seed, stats)
                 else:
-                    cmd = builtin_cmd(variant, routes, seed, a.end, stats)
+                    cmd = builtin_cmd(variant, routes, seed, a.end, step, stats)
                 results.append(run(cmd, stats, d / "console.txt"))
-                print(f"  {scenario} {variant} seed {seed}: time loss {results[-1]['time_loss']:.1f} s, "
+                print(f"  {scenario} step {step} s {variant} seed {seed}: time loss {results[-1]['time_loss']:.1f} s, "
                       f"arrived {results[-1]['arrived']}, teleports {results[-1]['teleports']}", file=sys.stderr)
             rows[variant] = results
-        print(f"\n## {scenario} demand ({a.end} s, seeds {','.join(map(str, seeds))}; SUMO's statistic-output)\n")
+        summary[(scenario, step)] = {v: mean(rs, "time_loss") for v, rs in rows.items()}
+        print(f"\n## {scenario} demand ({a.end} s, SUMO step {step} s, seeds {','.join(map(str, seeds))}; "
+              "SUMO's statistic-output)\n")
         print("| control | mean time loss s | mean waiting s | arrived | inserted | teleports | wall s |")
         print("|---|---|---|---|---|---|---|")
-        mean = lambda rs, k: statistics.mean(r[k] for r in rs)
         for variant, rs in rows.items():
             print(f"| {variant} | {mean(rs, 'time_loss'):.1f} | {mean(rs, 'waiting'):.1f} | {mean(rs, 'arrived'):.0f} "
                   f"| {mean(rs, 'inserted'):.0f} | {sum(r['teleports'] for r in rs)} | {mean(rs, 'wall'):.2f} |")
@@ -188,7 +210,7 @@ def main():
             v = f"nutgiao:{c}"
             ours = mean(rows[v], "time_loss")
             teleports = sum(r["teleports"] for r in rows[v])
-            line = f"{v}: {ours:.1f} s mean time loss"
+            line = f"{v} ({scenario}, step {step} s): {ours:.1f} s mean time loss"
             if best_builtin:
                 best = mean(rows[best_builtin], "time_loss")
                 line += f"; best built-in {best_builtin} {best:.1f} s ({ours - best:+.1f} s)"
@@ -196,6 +218,14 @@ def main():
                 line += "; goal met" if ok else "; goal NOT met"
                 verdict |= 0 if ok else 1
             print(line)
+    if len(steps) > 1:
+        print(f"\n## mean time loss (s) by SUMO step\n")
+        head = [f"{sc} {st} s" for sc in scenarios for st in steps]
+        print("| control | " + " | ".join(head) + " |")
+        print("|---" * (len(head) + 1) + "|")
+        for variant in builtins + [f"nutgiao:{c}" for c in controllers]:
+            cells = [f"{summary[(sc, st)][variant]:.1f}" for sc in scenarios for st in steps]
+            print(f"| {variant} | " + " | ".join(cells) + " |")
     print(f"\nrun files: {work}", file=sys.stderr)
     return verdict
 

@@ -31,6 +31,10 @@ pub struct SumoRun {
 pub struct SumoRunSummary {
     pub controller: String,
     pub sumo_version: String,
+    /// SUMO's simulation step (the configuration's, or `--step-length` among the extra
+    /// arguments): signals change only between steps, so every interval lasts a whole number
+    /// of steps, at least its own length.
+    pub step_length_s: f64,
     pub steps: u64,
     pub end_time_s: f64,
     pub departed: u64,
@@ -183,13 +187,17 @@ pub fn run_control(site: &Site, run: &SumoRun, control: &mut dyn SignalControl) 
     ];
     args.extend(run.extra_args.iter().cloned());
 
-    let end_s = [run.end_s, extra_end(&run.extra_args).or(cfg.end_s)].into_iter().flatten().reduce(f64::min);
+    let end_s =
+        [run.end_s, extra_value(&run.extra_args, "--end", "-e").or(cfg.end_s)].into_iter().flatten().reduce(f64::min);
+    let step_length_s = extra_value(&run.extra_args, "--step-length", "").unwrap_or(cfg.step_length_s);
+    log_change_intervals(site, step_length_s);
 
     let mut sumo = SumoProcess::start(&SumoLaunch::new(args))?;
     let result = drive(&mut sumo, &mappings, &loops, &queue_lanes, end_s, control);
     match result {
         Ok(mut summary) => {
             sumo.close()?;
+            summary.step_length_s = step_length_s;
             summary.wall_s = started.elapsed().as_secs_f64();
             tracing::info!(
                 controller = summary.controller,
@@ -249,6 +257,7 @@ fn drive(
     let mut summary = SumoRunSummary {
         controller: control.name().to_owned(),
         sumo_version,
+        step_length_s: 0.0,
         steps: 0,
         end_time_s: 0.0,
         departed: 0,
@@ -320,17 +329,51 @@ fn drive(
     Ok(summary)
 }
 
-/// An end time given among the extra SUMO arguments overrides the configuration's.
-fn extra_end(args: &[String]) -> Option<f64> {
-    let mut end = None;
+/// A number given among the extra SUMO arguments as `LONG V`, `LONG=V` or `SHORT V` (the
+/// last one counts, as in SUMO); it overrides the configuration's (`--end`, `--step-length`).
+fn extra_value(args: &[String], long: &str, short: &str) -> Option<f64> {
+    let mut value = None;
     for (k, a) in args.iter().enumerate() {
-        if let Some(v) = a.strip_prefix("--end=") {
-            end = v.parse().ok();
-        } else if a == "-e" || a == "--end" {
-            end = args.get(k + 1).and_then(|v| v.parse().ok());
+        if let Some(v) = a.strip_prefix(long).and_then(|rest| rest.strip_prefix('=')) {
+            value = v.parse().ok();
+        } else if a == long || (!short.is_empty() && a == short) {
+            value = args.get(k + 1).and_then(|v| v.parse().ok());
         }
     }
-    end
+    value
+}
+
+/// How long a change interval (yellow, then red clearance) lasts when signals change only
+/// between SUMO's steps of `step_s`: each part lasts until the first step at or after its
+/// end, so each is never shorter than the site's and at most one step longer. At the
+/// arterial's 1 s steps the arterial's 3.3 s yellow and 1.5 s red clearance take 4 + 2 s,
+/// the side streets' 3.0 + 2.5 s 3 + 3 s.
+pub fn change_interval_on_steps(yellow_s: f64, red_clearance_s: f64, step_s: f64) -> f64 {
+    let on_steps = |t: f64| (t / step_s - 1e-6).ceil().max(0.0) * step_s;
+    on_steps(yellow_s) + on_steps(red_clearance_s)
+}
+
+/// Says how much SUMO's step lengthens each phase's change interval (lost time every cycle).
+fn log_change_intervals(site: &Site, step_s: f64) {
+    if !(step_s.is_finite() && step_s > 0.0) {
+        return;
+    }
+    for inter in &site.intersections {
+        for p in &inter.phases {
+            let site_s = p.yellow_s + p.red_clearance_s;
+            let run_s = change_interval_on_steps(p.yellow_s, p.red_clearance_s, step_s);
+            if run_s > site_s + 1e-6 {
+                tracing::info!(
+                    intersection = %inter.id,
+                    phase = p.id,
+                    step_s,
+                    "yellow {} s + red clearance {} s last {run_s:.1} s at SUMO's step ({site_s:.1} s in the site)",
+                    p.yellow_s,
+                    p.red_clearance_s
+                );
+            }
+        }
+    }
 }
 
 fn vehicle_ids(v: Value, what: &str) -> Result<Vec<String>, SumoError> {
@@ -370,9 +413,71 @@ mod tests {
         assert_eq!(c.additional_files, vec![dir.path().join("a.xml"), dir.path().join("b.xml")]);
         assert_eq!(c.step_length_s, 0.5);
         assert_eq!(c.end_s, None);
-        assert_eq!(extra_end(&["--no-step-log".into(), "-e".into(), "60".into()]), Some(60.0));
+        let args = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(extra_value(&args(&["--no-step-log", "-e", "60"]), "--end", "-e"), Some(60.0));
+        assert_eq!(extra_value(&args(&["--end=90", "--step-length", "0.5"]), "--end", "-e"), Some(90.0));
+        assert_eq!(extra_value(&args(&["--step-length", "0.5"]), "--step-length", ""), Some(0.5));
+        assert_eq!(extra_value(&args(&["--step-length=0.1", "-e", "5"]), "--step-length", ""), Some(0.1));
+        assert_eq!(extra_value(&args(&["--step-lengthx=2"]), "--step-length", ""), None);
         std::fs::write(&cfg, "<configuration/>").unwrap();
         assert!(SumoConfig::load(&cfg).unwrap_err().to_string().contains("net-file"));
+    }
+
+    #[test]
+    fn change_intervals_last_whole_steps_never_less_than_the_site() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // The arterial's phases: 3.3 s yellow + 1.5 s red; the side streets' 3.0 + 2.5 s.
+        assert!(close(change_interval_on_steps(3.3, 1.5, 1.0), 6.0));
+        assert!(close(change_interval_on_steps(3.0, 2.5, 1.0), 6.0));
+        assert!(close(change_interval_on_steps(3.3, 1.5, 0.5), 5.0));
+        assert!(close(change_interval_on_steps(3.0, 2.5, 0.5), 5.5));
+        assert!(close(change_interval_on_steps(3.3, 1.5, 0.1), 4.8));
+        assert!(close(change_interval_on_steps(3.0, 0.0, 1.0), 3.0));
+        for step in [0.1, 0.2, 0.25, 0.5, 1.0, 2.0] {
+            for (y, r) in [(3.3, 1.5), (3.0, 2.5), (4.0, 1.0), (3.6, 0.7)] {
+                let t = change_interval_on_steps(y, r, step);
+                assert!(t + 1e-9 >= y + r && t <= y + r + 2.0 * step + 1e-9, "{y} {r} {step}: {t}");
+            }
+        }
+    }
+
+    /// The sequencer, updated once a SUMO step, shows each change interval for exactly
+    /// `change_interval_on_steps` (fixed90 at J1: arterial phase 2 to side phase 4 and back).
+    #[test]
+    fn the_sequencer_at_sumos_step_runs_the_change_intervals_on_steps() {
+        use crate::plan::CorridorPlan;
+        use crate::sequencer::{Mode, Sequencer};
+        use crate::signal::Indication;
+        let site = crate::testing::arterial();
+        let j1 = site.intersection("J1").unwrap();
+        let plan = CorridorPlan::named(&site, "fixed90").unwrap().for_intersection("J1").unwrap().clone();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        for step in [1.0_f64, 0.5, 0.1] {
+            let mut seq = Sequencer::new(j1, Mode::Fixed(plan.clone())).unwrap();
+            // (time, phase, new indication) of every change after the first update.
+            let mut events = Vec::new();
+            let mut before = seq.states().to_vec();
+            for k in 0..=(200.0 / step).round() as usize {
+                let now = k as f64 * step;
+                let states = seq.update(&DetectorSnapshot { now_s: now, ..Default::default() }).to_vec();
+                if k > 0 {
+                    for (old, new) in before.iter().zip(&states) {
+                        if old.indication != new.indication {
+                            events.push((now, new.phase, new.indication));
+                        }
+                    }
+                }
+                before = states;
+            }
+            let after = |t0: f64, phase, ind| events.iter().find(|e| e.0 > t0 && e.1 == phase && e.2 == ind).unwrap().0;
+            let y2 = after(0.0, 2, Indication::Yellow);
+            assert!(close(after(y2, 2, Indication::Red) - y2, change_interval_on_steps(3.3, 0.0, step)), "step {step}");
+            let g4 = after(y2, 4, Indication::Green);
+            assert!(close(g4 - y2, change_interval_on_steps(3.3, 1.5, step)), "step {step}: {}", g4 - y2);
+            let y4 = after(g4, 4, Indication::Yellow);
+            let g2 = after(y4, 2, Indication::Green);
+            assert!(close(g2 - y4, change_interval_on_steps(3.0, 2.5, step)), "step {step}: {}", g2 - y4);
+        }
     }
 
     #[test]
