@@ -335,7 +335,7 @@ impl CameraPipeline {
                         class: tr.kind.as_str().to_owned(),
                         lane,
                         track: tr.id,
-                        speed_kmh: tr.speed_kmh(),
+                        speed_kmh: tr.crossing_speed_kmh(),
                         bbox: [tr.bbox.x, tr.bbox.y, tr.bbox.w, tr.bbox.h],
                         ground_m: tr.ground_point_m(),
                     }),

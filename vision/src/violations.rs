@@ -516,7 +516,7 @@ mod tests {
                 .map(|i| {
                     let t = f64::from(i) * 0.04;
                     let g = [28.0 + 5.0 * t, y(t)];
-                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g) }
+                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
                 })
                 .collect()
         };
@@ -577,7 +577,7 @@ mod tests {
                 .map(|i| {
                     let t = f64::from(i) * 0.04;
                     let g = [x(t), 4.8];
-                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g) }
+                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
                 })
                 .collect()
         };

@@ -48,6 +48,9 @@ pub struct TrailPoint {
     pub image: [f64; 2],
     /// Ground point in site metres, when the camera is calibrated.
     pub ground: Option<[f64; 2]>,
+    /// A detection was assigned to the track on this frame (false while it coasts on its
+    /// prediction).
+    pub seen: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +69,17 @@ pub struct Track {
 }
 
 const TRAIL_LEN: usize = 90;
+
+/// How much seen trail the speed reported at a line is measured over (s).
+const CROSSING_SPEED_WINDOW_S: f64 = 0.8;
+/// A step of the trail this far (m/s) from the median step is a jump, not motion.
+const CROSSING_SPEED_OUTLIER_MS: f64 = 15.0;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
 
 impl Track {
     pub fn ground_point_px(&self) -> [f64; 2] {
@@ -94,6 +108,55 @@ impl Track {
         Some(d / dt * 3.6)
     }
 
+    /// Ground speed for a count event (km/h), when calibrated: measured on the frames the track
+    /// was seen in the last `CROSSING_SPEED_WINDOW_S` of them, leaving out steps that are not a
+    /// vehicle's motion. The last second of trail (`speed_kmh`) is the wrong speed to report
+    /// at a line on the synthetic films (docs/synthetic-cameras.md, "Speed at the lines"): a
+    /// track that coasts across the line carries the velocity of its prediction, often the
+    /// kick of a jump, and a track handed from one vehicle to another, or whose blob merged
+    /// or split, jumps by metres in one or two frames, which the distance from end to end
+    /// counts as motion. Here each step between two seen frames is a velocity; steps further
+    /// than `CROSSING_SPEED_OUTLIER_MS` (or 3 median deviations, if more) from the median
+    /// step are left out, and the rest are averaged by their duration. With fewer than three
+    /// steps, the last second of trail as before.
+    pub fn crossing_speed_kmh(&self) -> Option<f64> {
+        let last_seen = self.trail.iter().rev().find(|p| p.seen && p.ground.is_some())?;
+        let pts: Vec<(f64, [f64; 2])> = self
+            .trail
+            .iter()
+            .filter(|p| p.seen && last_seen.t_s - p.t_s <= CROSSING_SPEED_WINDOW_S + 1e-9)
+            .filter_map(|p| p.ground.map(|g| (p.t_s, g)))
+            .collect();
+        if pts.len() < 4 {
+            return self.speed_kmh();
+        }
+        // (vx, vy, dt) of each step.
+        let steps: Vec<(f64, f64, f64)> = pts
+            .windows(2)
+            .filter_map(|w| {
+                let dt = w[1].0 - w[0].0;
+                (dt > 1e-6).then(|| ((w[1].1[0] - w[0].1[0]) / dt, (w[1].1[1] - w[0].1[1]) / dt, dt))
+            })
+            .collect();
+        if steps.len() < 3 {
+            return self.speed_kmh();
+        }
+        let mx = median(steps.iter().map(|s| s.0).collect());
+        let my = median(steps.iter().map(|s| s.1).collect());
+        let dev: Vec<f64> = steps.iter().map(|s| (s.0 - mx).hypot(s.1 - my)).collect();
+        let tol = (3.0 * median(dev.clone())).max(CROSSING_SPEED_OUTLIER_MS);
+        let (mut sx, mut sy, mut st) = (0.0, 0.0, 0.0);
+        for (s, d) in steps.iter().zip(&dev) {
+            if *d <= tol {
+                sx += s.0 * s.2;
+                sy += s.1 * s.2;
+                st += s.2;
+            }
+        }
+        // The median step itself is always within tolerance, so `st` > 0.
+        Some((sx / st).hypot(sy / st) * 3.6)
+    }
+
     /// Image velocity of the box centre, pixels per second.
     pub fn velocity_px(&self) -> [f64; 2] {
         self.kf.velocity()
@@ -113,7 +176,7 @@ impl Track {
             hits: 1,
             last_seen_s: t_s,
             first_seen_s: t_s,
-            trail: VecDeque::from([TrailPoint { t_s, image, ground }]),
+            trail: VecDeque::from([TrailPoint { t_s, image, ground, seen: true }]),
             kf: ConstantVelocity::new(bbox.centre(), 400.0, 3.0),
             kind_votes: BTreeMap::from([(kind, 1)]),
         }
@@ -212,7 +275,8 @@ impl Tracker {
         for t in &mut self.tracks {
             let image = t.bbox.ground_point();
             let ground = self.homography.as_ref().and_then(|h| h.to_ground(image));
-            t.trail.push_back(TrailPoint { t_s, image, ground });
+            let seen = t.last_seen_s >= t_s;
+            t.trail.push_back(TrailPoint { t_s, image, ground, seen });
             if t.trail.len() > TRAIL_LEN {
                 t.trail.pop_front();
             }
@@ -269,6 +333,51 @@ mod tests {
         let (a, b) = ids.unwrap();
         let ids_now: Vec<u64> = tr.tracks().iter().map(|t| t.id).collect();
         assert_eq!(ids_now, vec![a, b], "a new id after the occlusion would double-count");
+    }
+
+    /// A track with a trail of `(t, x, seen)` along the ground's x axis (y = 0).
+    fn track_with_trail(points: &[(f64, f64, bool)]) -> Track {
+        let mut tr = Track::standing(1, BoxPx { x: 0.0, y: 0.0, w: 40.0, h: 30.0 }, VehicleKind::Car, 0.0, None);
+        tr.trail = points
+            .iter()
+            .map(|&(t_s, x, seen)| TrailPoint { t_s, image: [x, 0.0], ground: Some([x, 0.0]), seen })
+            .collect();
+        tr
+    }
+
+    #[test]
+    fn the_speed_at_a_line_leaves_out_a_jump_of_the_ground_point() {
+        // 10 m/s; 0.6 s in, the box bottom jumps 5 m ahead (a blob merged with the car in
+        // front, or the track was handed to it) and stays there.
+        let pts: Vec<(f64, f64, bool)> = (0..=25)
+            .map(|f| {
+                let t = f as f64 * 0.04;
+                (t, 10.0 * t + if f >= 15 { 5.0 } else { 0.0 }, true)
+            })
+            .collect();
+        let tr = track_with_trail(&pts);
+        let end_to_end = tr.speed_kmh().unwrap();
+        assert!((end_to_end - 54.0).abs() < 0.5, "{end_to_end}");
+        let v = tr.crossing_speed_kmh().unwrap();
+        assert!((v - 36.0).abs() < 0.5, "{v}");
+    }
+
+    #[test]
+    fn the_speed_at_a_line_is_measured_where_the_track_was_seen() {
+        // Seen for 1 s at 10 m/s, then coasting for 0.32 s on a prediction of 25 m/s.
+        let mut pts: Vec<(f64, f64, bool)> = (0..=25).map(|f| (f as f64 * 0.04, 0.4 * f as f64, true)).collect();
+        for k in 1..=8 {
+            pts.push((1.0 + k as f64 * 0.04, 10.0 + k as f64 * 1.0, false));
+        }
+        let tr = track_with_trail(&pts);
+        assert!(tr.speed_kmh().unwrap() > 50.0);
+        let v = tr.crossing_speed_kmh().unwrap();
+        assert!((v - 36.0).abs() < 0.5, "{v}");
+        // With jitter of +-0.2 m on every other frame, still the steady speed.
+        let jittered: Vec<(f64, f64, bool)> =
+            (0..=25).map(|f| (f as f64 * 0.04, 0.4 * f as f64 + if f % 2 == 0 { 0.2 } else { -0.2 }, true)).collect();
+        let v = track_with_trail(&jittered).crossing_speed_kmh().unwrap();
+        assert!((v - 36.0).abs() < 2.5, "{v}");
     }
 
     #[test]
