@@ -543,7 +543,7 @@ mod tests {
                 .map(|i| {
                     let t = f64::from(i) * 0.04;
                     let g = [x(t), 3.0];
-                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g) }
+                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
                 })
                 .collect()
         };
