@@ -442,6 +442,18 @@ impl WrongWayWitness {
 mod tests {
     use super::*;
 
+    /// A seen trail of `frames` frames at 25 fps whose ground point is `ground(t)` (metres), on
+    /// a camera where 10 px are 1 m (`counting::tests::ten_px_a_metre`).
+    fn trail_of(frames: i32, ground: impl Fn(f64) -> [f64; 2]) -> Vec<TrailPoint> {
+        (0..frames)
+            .map(|i| {
+                let t = f64::from(i) * 0.04;
+                let g = ground(t);
+                TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
+            })
+            .collect()
+    }
+
     #[test]
     fn a_red_light_runner_is_one_that_drives_on() {
         let mut w = RedLightWitness::default();
@@ -511,15 +523,7 @@ mod tests {
         // kerb), on a camera where 10 px are 1 m.
         let h = crate::counting::tests::ten_px_a_metre();
         let line = LineGeometry::new("stop", [300.0, 0.0], [300.0, 64.0], 1.0, Some(&h));
-        let trail = |y: &dyn Fn(f64) -> f64| -> Vec<TrailPoint> {
-            (0..50)
-                .map(|i| {
-                    let t = f64::from(i) * 0.04;
-                    let g = [28.0 + 5.0 * t, y(t)];
-                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
-                })
-                .collect()
-        };
+        let trail = |y: &dyn Fn(f64) -> f64| trail_of(50, |t| [28.0 + 5.0 * t, y(t)]);
         let t = 1.96;
         assert!(kept_to_the_lanes(&line, &trail(&|_| 4.8), t), "in the kerb lane");
         assert!(kept_to_the_lanes(&line, &trail(&|_| -0.3), t), "a box over the centre line by 0.3 m");
@@ -538,15 +542,7 @@ mod tests {
         let at = |x: f64| line.signed_distance([x * 10.0, 30.0], Some([x, 3.0]));
         // Against the line's direction is towards smaller x when its positive side is +x.
         let back = if at(31.0) > at(29.0) { -1.0 } else { 1.0 };
-        let trail = |x: &dyn Fn(f64) -> f64| -> Vec<TrailPoint> {
-            (0..50)
-                .map(|i| {
-                    let t = f64::from(i) * 0.04;
-                    let g = [x(t), 3.0];
-                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
-                })
-                .collect()
-        };
+        let trail = |x: &dyn Fn(f64) -> f64| trail_of(50, |t| [x(t), 3.0]);
         let t = 1.96;
         // A wrong-way driver at 40 km/h crosses back over the line.
         assert!(driven_not_jumped(&line, &trail(&|t| 30.0 - back * 5.0 + back * 11.1 * t), t));
@@ -572,15 +568,7 @@ mod tests {
         let h = crate::counting::tests::ten_px_a_metre();
         let line = LineGeometry::new("d", [300.0, 64.0], [300.0, 0.0], 1.0, Some(&h));
         assert!(line.signed_distance([400.0, 30.0], Some([40.0, 3.0])) > 0.0);
-        let trail = |x: &dyn Fn(f64) -> f64| -> Vec<TrailPoint> {
-            (0..40)
-                .map(|i| {
-                    let t = f64::from(i) * 0.04;
-                    let g = [x(t), 4.8];
-                    TrailPoint { t_s: t, image: [g[0] * 10.0, g[1] * 10.0], ground: Some(g), seen: true }
-                })
-                .collect()
-        };
+        let trail = |x: &dyn Fn(f64) -> f64| trail_of(40, |t| [x(t), 4.8]);
         let t = 1.56;
         assert!(moving_with_the_flow(&line, &trail(&|t| 35.0 + 8.0 * t), t), "leaving at 29 km/h");
         assert!(!moving_with_the_flow(&line, &trail(&|t| 35.0 - 8.0 * t), t), "coming back: the wrong way");
